@@ -1,0 +1,1 @@
+//! ragmesh CLI library

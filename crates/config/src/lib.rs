@@ -1,0 +1,130 @@
+//! Configuration of every ragmesh process, in one schema so that `ragmesh up` (all services in
+//! one process) and the separate service binaries read the same keys.
+//!
+//! Layers, later wins: compiled defaults ([`Settings::default`]) → an optional TOML file →
+//! environment variables `RAGMESH__SECTION__KEY` (e.g. `RAGMESH__GATEWAY__LISTEN`). Unknown
+//! keys are rejected so that a typo never silently falls back to a default.
+
+mod settings;
+
+pub use settings::*;
+
+use ragmesh_core::{Classify, ErrorCode};
+use std::path::Path;
+
+/// Errors while reading configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Classify for ConfigError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidArgument
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then `RAGMESH__*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (tests pass their own).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let defaults = config::Config::try_from(&Settings::default())?;
+        let mut builder = config::Config::builder().add_source(defaults);
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        let env_map: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("RAGMESH__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("RAGMESH")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env_map)),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.retrieval.chunk_overlap_tokens >= self.retrieval.chunk_tokens {
+            return invalid("retrieval.chunk_overlap_tokens must be smaller than retrieval.chunk_tokens");
+        }
+        if self.retrieval.chunk_tokens == 0 || self.retrieval.chunk_tokens > 510 {
+            return invalid("retrieval.chunk_tokens must be in 1..=510");
+        }
+        if self.gateway.max_body_bytes == 0 {
+            return invalid("gateway.max_body_bytes must be positive");
+        }
+        if !(1..=50).contains(&self.gateway.default_k) {
+            return invalid("gateway.default_k must be in 1..=50");
+        }
+        if self.generation.max_new_tokens == 0 {
+            return invalid("generation.max_new_tokens must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_and_env_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ragmesh.toml");
+        std::fs::write(&file, "[gateway]\nlisten = \"127.0.0.1:9000\"\ndefault_k = 7\n").unwrap();
+        let s = Settings::load_with_env(
+            Some(&file),
+            env(&[("RAGMESH__GATEWAY__LISTEN", "127.0.0.1:9100")]),
+        )
+        .unwrap();
+        assert_eq!(s.gateway.listen, "127.0.0.1:9100");
+        assert_eq!(s.gateway.default_k, 7);
+        assert_eq!(s.retrieval.rrf_k, 60);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[gateway]\nlisen = \"x\"\n").unwrap();
+        assert!(Settings::load_with_env(Some(&file), env(&[])).is_err());
+        let err = Settings::load_with_env(None, env(&[("RAGMESH__GATEWAY__DEFAULT_K", "0")]));
+        assert!(err.is_err());
+    }
+}
+
+/// The configuration file named by `--config PATH` (or `--config=PATH`) on the command line,
+/// else by `RAGMESH_CONFIG`. Service binaries take no other arguments.
+pub fn config_path_from_args() -> Option<std::path::PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            return args.next().map(Into::into);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(path.into());
+        }
+    }
+    std::env::var_os("RAGMESH_CONFIG").filter(|p| !p.is_empty()).map(Into::into)
+}

@@ -1,0 +1,189 @@
+//! The settings schema and its compiled defaults. Every field has a default, so an empty
+//! file is a valid configuration for a laptop.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub models: ModelSettings,
+    pub telemetry: TelemetrySettings,
+    pub retrieval: RetrievalSettings,
+    pub rerank: RerankSettings,
+    pub generation: GenerationSettings,
+    pub gateway: GatewaySettings,
+}
+
+/// Where model files live and where they are fetched from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    /// Directory holding the unpacked models (`RAGMESH_MODELS_DIR` also sets it).
+    pub dir: PathBuf,
+    /// PEP 691 simple index used by `ragmesh models fetch` (a mirror may be given).
+    pub index_url: String,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings { dir: default_models_dir(), index_url: "https://pypi.org/simple".into() }
+    }
+}
+
+/// `$RAGMESH_MODELS_DIR`, else `$XDG_CACHE_HOME/ragmesh/models`, else `~/.cache/ragmesh/models`.
+pub fn default_models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RAGMESH_MODELS_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(cache).join("ragmesh/models");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".cache/ragmesh/models")
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON lines for Loki.
+    Json,
+    /// Human-readable lines for a terminal.
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// `tracing` filter directive, e.g. `info` or `ragmesh=debug,info`; `RUST_LOG` wins.
+    pub log_level: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        TelemetrySettings { log_format: LogFormat::Json, log_level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrievalSettings {
+    pub listen: String,
+    /// Root of all persisted collections.
+    pub data_dir: PathBuf,
+    /// Embedding model directory; empty means `<models.dir>/all-MiniLM-L6-v2`.
+    pub embedding_model_dir: Option<PathBuf>,
+    /// Word pieces per chunk (all-MiniLM-L6-v2 reads at most 256).
+    pub chunk_tokens: usize,
+    /// Word pieces shared by consecutive chunks.
+    pub chunk_overlap_tokens: usize,
+    pub embed_batch_size: usize,
+    /// Threads of the embedding/indexing pool (0 = number of cores).
+    pub threads: usize,
+    pub rrf_k: u32,
+    /// Candidates each leg returns before fusion, as a multiple of k (at least 50).
+    pub leg_depth_factor: usize,
+}
+
+impl Default for RetrievalSettings {
+    fn default() -> Self {
+        RetrievalSettings {
+            listen: "127.0.0.1:50051".into(),
+            data_dir: PathBuf::from("data"),
+            embedding_model_dir: None,
+            chunk_tokens: 200,
+            chunk_overlap_tokens: 40,
+            embed_batch_size: 32,
+            threads: 0,
+            rrf_k: 60,
+            leg_depth_factor: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RerankSettings {
+    pub listen: String,
+    /// Directory of a BERT cross-encoder (config.json, model.safetensors, tokenizer.json).
+    /// None means no reranker: the service keeps the input order and says `reranker: "none"`.
+    pub model_dir: Option<PathBuf>,
+    pub max_length: usize,
+    pub threads: usize,
+}
+
+impl Default for RerankSettings {
+    fn default() -> Self {
+        RerankSettings { listen: "127.0.0.1:50052".into(), model_dir: None, max_length: 512, threads: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenerationSettings {
+    pub listen: String,
+    /// GGUF file; None means `<models.dir>/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf`.
+    pub gguf_path: Option<PathBuf>,
+    pub max_new_tokens: usize,
+    pub repeat_penalty: f32,
+    /// Tokens looked back for the repeat penalty.
+    pub repeat_last_n: usize,
+    /// Re-quantize weights to Q8_0 at load (faster on CPU than the shipped Q4_1).
+    pub requantize_q8: bool,
+    /// Threads of the generation pool, separate from embedding (0 = number of cores).
+    pub threads: usize,
+    /// Largest prompt, in tokens, including contexts.
+    pub max_prompt_tokens: usize,
+}
+
+impl Default for GenerationSettings {
+    fn default() -> Self {
+        GenerationSettings {
+            listen: "127.0.0.1:50053".into(),
+            gguf_path: None,
+            max_new_tokens: 256,
+            repeat_penalty: 1.1,
+            repeat_last_n: 64,
+            requantize_q8: true,
+            threads: 0,
+            max_prompt_tokens: 1536,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySettings {
+    pub listen: String,
+    pub retrieval_url: String,
+    pub rerank_url: String,
+    pub generation_url: String,
+    /// Largest request body (JSON or multipart), bytes.
+    pub max_body_bytes: usize,
+    pub max_query_chars: usize,
+    pub default_k: u32,
+    /// Candidates sent to the reranker when a query asks for reranking.
+    pub rerank_top_n: u32,
+    /// Deadline of unary calls to backends, milliseconds.
+    pub rpc_timeout_ms: u64,
+    /// Deadline of a whole generation stream, milliseconds.
+    pub generate_timeout_ms: u64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            listen: "127.0.0.1:8080".into(),
+            retrieval_url: "http://127.0.0.1:50051".into(),
+            rerank_url: "http://127.0.0.1:50052".into(),
+            generation_url: "http://127.0.0.1:50053".into(),
+            max_body_bytes: 16 * 1024 * 1024,
+            max_query_chars: 4096,
+            default_k: 5,
+            rerank_top_n: 10,
+            rpc_timeout_ms: 30_000,
+            generate_timeout_ms: 300_000,
+        }
+    }
+}

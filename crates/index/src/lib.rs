@@ -1,0 +1,1 @@
+//! Chunking, BM25 (tantivy), HNSW vectors (hnsw_rs), fusion and persistent collections

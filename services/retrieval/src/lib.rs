@@ -1,0 +1,1 @@
+//! Retrieval gRPC service: ingest, embed, hybrid search over persistent collections
