@@ -1,1 +1,46 @@
-//! ragmesh CLI library
+//! The `ragmesh` command-line tool, the single entry point users type: fetch the models, run
+//! every service in one process (`up`) or one service alone (`serve`), and talk to a running
+//! gateway (`ingest`, `query`). Each subcommand lives in its own module.
+
+mod args;
+mod http_client;
+mod ingest;
+mod models_cmd;
+mod query;
+mod ready_file;
+mod serve;
+mod up;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Parses arguments, runs the command on a Tokio runtime and turns errors into exit code 1.
+pub fn main_entry() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.clone();
+    match cli.command {
+        Command::Up(a) => up::run(config.as_deref(), a).await,
+        Command::Serve(a) => serve::run(config.as_deref(), a).await,
+        Command::Models(a) => models_cmd::run(config.as_deref(), a).await,
+        Command::Ingest(a) => ingest::run(a).await,
+        Command::Query(a) => query::run(a).await,
+    }
+}

@@ -1,0 +1,160 @@
+//! Command-line arguments only: every flag of every subcommand, with its environment
+//! variable where one makes sense. No behaviour lives here.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "ragmesh", version, about = "Self-hosted retrieval-augmented generation")]
+pub struct Cli {
+    /// Configuration file (TOML); RAGMESH__SECTION__KEY environment variables override it.
+    #[arg(long, global = true, env = "RAGMESH_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run all four services in this process (gateway on --listen, backends on loopback ports).
+    Up(UpArgs),
+    /// Run one service alone, configured by file/environment (for multi-process deployments).
+    Serve(ServeArgs),
+    /// Manage the model files.
+    Models(ModelsArgs),
+    /// Send .txt/.md files or folders to a running gateway.
+    Ingest(IngestArgs),
+    /// Ask a running gateway a question.
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Address of the HTTP gateway.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "RAGMESH_LISTEN")]
+    pub listen: String,
+    /// Where collections are stored.
+    #[arg(long, default_value = "./data", env = "RAGMESH_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Where models are stored (fetched there when missing).
+    #[arg(long, env = "RAGMESH_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Also ingest the project's documentation into collection `default`.
+    #[arg(long)]
+    pub demo: bool,
+    /// Folder ingested by --demo (default: the docs/ folder of this source tree, else ./docs).
+    #[arg(long)]
+    pub demo_dir: Option<PathBuf>,
+    /// Log format on this terminal.
+    #[arg(long, value_enum, default_value = "pretty")]
+    pub log_format: LogFormatArg,
+    /// Write the gateway URL here (JSON) once every service is ready; used by scripts and tests.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ServiceName {
+    Gateway,
+    Retrieval,
+    Rerank,
+    Generation,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(value_enum)]
+    pub service: ServiceName,
+    /// Listen address; overrides the service's `listen` setting (port 0 picks a free port).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Write the bound address here (JSON) once listening.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download, verify and unpack the default models (idempotent).
+    Fetch(ModelsFetchArgs),
+    /// Show which models are present and verified.
+    Status(ModelsDirArg),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsDirArg {
+    /// Models directory (default: RAGMESH_MODELS_DIR or ~/.cache/ragmesh/models).
+    #[arg(long, env = "RAGMESH_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsFetchArgs {
+    #[command(flatten)]
+    pub dir: ModelsDirArg,
+    /// Package index (PEP 691 simple API), e.g. a mirror.
+    #[arg(long, env = "RAGMESH_INDEX_URL")]
+    pub index_url: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArg {
+    /// Gateway base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080", env = "RAGMESH_URL")]
+    pub url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or folders (.txt, .md; folders are walked).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, short, default_value = "default")]
+    pub collection: String,
+    #[command(flatten)]
+    pub gateway: GatewayArg,
+    /// Documents per request.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    pub query: String,
+    #[arg(long, short, default_value = "default")]
+    pub collection: String,
+    #[arg(long, short, default_value_t = 5)]
+    pub k: u32,
+    /// hybrid, vector or bm25.
+    #[arg(long, default_value = "hybrid")]
+    pub method: String,
+    /// Rerank the candidates with the cross-encoder.
+    #[arg(long)]
+    pub rerank: bool,
+    /// Print tokens as they are generated.
+    #[arg(long)]
+    pub stream: bool,
+    /// Print the raw JSON response.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub gateway: GatewayArg,
+}

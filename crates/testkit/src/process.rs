@@ -1,0 +1,126 @@
+//! Real ragmesh processes for end-to-end tests: `ragmesh up` or one `ragmesh serve SERVICE`,
+//! on port 0 with a ready file, logs captured to a file whose tail is shown when start-up
+//! fails. Dropping a handle kills the process, so a failing test leaves nothing running.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a process may take to become ready (first model load in a debug build included).
+const START_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A running ragmesh process.
+pub struct RagmeshProcess {
+    child: Child,
+    /// Base URL the process serves (`http://127.0.0.1:PORT`).
+    pub url: String,
+    log: PathBuf,
+    _scratch: tempfile::TempDir,
+}
+
+impl RagmeshProcess {
+    /// `ragmesh up` on a free port with `data_dir`, plus `env` overrides (e.g.
+    /// `RAGMESH__GENERATION__MAX_NEW_TOKENS`). Waits until every service is ready.
+    pub fn up(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> RagmeshProcess {
+        let data = data_dir.display().to_string();
+        let args = ["up", "--listen", "127.0.0.1:0", "--data-dir", &data, "--log-format", "json"];
+        Self::start(bin, &args, env)
+    }
+
+    /// `ragmesh serve SERVICE` on a free port, configured by `env`. Ready as soon as it listens;
+    /// use the gateway's `/health/ready` to wait for models.
+    pub fn serve(bin: &Path, service: &str, env: &[(&str, &str)]) -> RagmeshProcess {
+        Self::start(bin, &["serve", service, "--listen", "127.0.0.1:0"], env)
+    }
+
+    fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> RagmeshProcess {
+        let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let ready = scratch.path().join("ready.json");
+        let log = scratch.path().join("process.log");
+        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log file: {e}"));
+        let log_err = log_file.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
+        let mut command = Command::new(bin);
+        command
+            .args(args)
+            .arg("--ready-file")
+            .arg(&ready)
+            .env("RAGMESH_MODELS_DIR", crate::models_dir())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut process = RagmeshProcess { child, url: String::new(), log, _scratch: scratch };
+        process.url = process.wait_for_ready_file(&ready);
+        process
+    }
+
+    fn wait_for_ready_file(&mut self, ready: &Path) -> String {
+        let start = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(ready)
+                && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
+                && let Some(url) = value["url"].as_str()
+            {
+                return url.to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("ragmesh exited during start-up ({status}); log:\n{}", self.log_tail());
+            }
+            if start.elapsed() > START_TIMEOUT {
+                panic!("ragmesh not ready after {START_TIMEOUT:?}; log:\n{}", self.log_tail());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The last lines the process logged (for failure messages).
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// Everything the process logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait up to `grace` for a clean exit (SIGKILL after). Returns true when the
+    /// process exited by itself with success.
+    pub fn stop(&mut self, grace: Duration) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        while start.elapsed() < grace {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        false
+    }
+
+    /// The address part of `url` (`127.0.0.1:PORT`).
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+}
+
+impl Drop for RagmeshProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
