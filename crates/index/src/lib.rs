@@ -1,1 +1,35 @@
-//! Chunking, BM25 (tantivy), HNSW vectors (hnsw_rs), fusion and persistent collections
+//! Chunking, indexing and hybrid search for ragmesh, with no model dependency: callers
+//! bring word-piece offsets (for chunking) and vectors (for indexing and search).
+//!
+//! A [`Collection`] keeps chunks in a tantivy index (BM25, exact-match filters, stored text)
+//! and vectors in a durable log feeding an in-memory HNSW graph; [`Collections`] opens them
+//! from a data directory. Searches run the BM25 and vector legs concurrently and fuse them
+//! with reciprocal rank fusion ([`fusion`]).
+
+mod catalog;
+mod chunk_id;
+mod chunker;
+mod collection;
+mod collection_search;
+#[cfg(test)]
+mod collection_tests;
+mod collection_write;
+mod error;
+pub mod fusion;
+mod metadata;
+mod registry;
+mod results;
+mod schema;
+mod text_index;
+mod vector_index;
+mod vector_log;
+
+pub use chunk_id::ChunkId;
+pub use chunker::{Chunker, TextChunk};
+pub use collection::{Collection, CollectionInfo, DocumentInfo, OpenReport};
+pub use collection_write::{DocumentInput, UpsertReport};
+pub use error::IndexError;
+pub use metadata::{Filters, Metadata, SOURCE_FILTER_KEY, validate_entries};
+pub use registry::Collections;
+pub use results::{LegHit, MIN_LEG_DEPTH, Method, SearchHit, SearchRequest, SearchResults, StepTimings};
+pub use vector_index::{dot, ef_search, normalized};

@@ -1,1 +1,38 @@
-//! Text generation from llama-family GGUF models on candle, with the tokenizer rebuilt from GGUF metadata
+//! Text generation for ragmesh: the backend-neutral [`Generator`] trait (streaming, cancellable
+//! by dropping the stream) and its embedded backend, a llama-family GGUF model on candle with
+//! the tokenizer rebuilt from the GGUF metadata and the RAG prompt packed into a token budget.
+
+mod byte_level;
+mod chat_template;
+mod decode;
+mod embedded;
+mod error;
+mod generator;
+mod gguf_tokenizer;
+mod model_file;
+mod prompt;
+
+pub use byte_level::Utf8Stream;
+pub use chat_template::ChatTemplate;
+pub use embedded::{EmbeddedGenerator, EmbeddedOptions};
+pub use error::LlmError;
+pub use generator::{
+    Context, FinishReason, GenerationEvent, GenerationRequest, GenerationStats, Generator,
+};
+pub use gguf_tokenizer::GgufTokenizer;
+pub use prompt::{PackedPrompt, PromptPacker, RagTurns, SYSTEM_PROMPT, TokenCounter, user_turn};
+
+/// Reads only the tokenizer of a GGUF file (no weights), e.g. to count prompt tokens.
+pub fn load_tokenizer(path: &std::path::Path) -> Result<GgufTokenizer, LlmError> {
+    let mut file = std::fs::File::open(path).map_err(|source| LlmError::ModelFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file).map_err(|e| {
+        LlmError::InvalidModel {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })?;
+    GgufTokenizer::from_gguf(&content)
+}

@@ -1,1 +1,53 @@
-//! HTTP gateway: the public API, orchestration of retrieval, rerank and generation, per-query profile
+//! The HTTP gateway: ragmesh's public API. It validates every request before any backend is
+//! called, orchestrates retrieval, reranking and generation over gRPC (see [`pipeline`]),
+//! keeps citations honest, profiles each query step by step, and turns every failure into a
+//! typed JSON error — a backend that is down is a 503 naming it, never a made-up answer.
+//!
+//! Routes and shapes are described in `API.md` next to this crate's `Cargo.toml`.
+
+pub mod backends;
+pub mod citations;
+pub mod errors;
+pub mod extract;
+pub mod generation;
+pub mod pipeline;
+pub mod profile;
+pub mod request_context;
+pub mod responses;
+mod routes;
+pub mod sse;
+pub mod state;
+pub mod validate;
+
+pub use errors::GatewayError;
+pub use routes::router;
+pub use state::AppState;
+
+use ragmesh_config::Settings;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Serves the gateway on `listener` until `shutdown` is cancelled, then lets in-flight
+/// requests finish (open answer streams end with an `error` event) and returns.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
+    let state = AppState::connect(&settings)?.with_shutdown(shutdown.clone());
+    let app = router(state);
+    let addr = listener.local_addr().map_err(GatewayError::Serve)?;
+    tracing::info!(
+        %addr,
+        retrieval = %settings.gateway.retrieval_url,
+        rerank = %settings.gateway.rerank_url,
+        generation = %settings.gateway.generation_url,
+        "gateway listening"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(GatewayError::Serve)?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! The decoding loop of the embedded backend: one prompt forward pass, then greedy decoding
+//! with a repeat penalty until an end-of-turn token or the token cap, sending whole-character
+//! text pieces into a bounded channel. A closed channel (the consumer went away) ends the loop
+//! before the next forward pass.
+
+use crate::LlmError;
+use crate::byte_level::Utf8Stream;
+use crate::embedded::Shared;
+use crate::generator::{FinishReason, GenerationEvent, GenerationRequest, GenerationStats};
+use crate::prompt::{PackedPrompt, PromptPacker};
+use candle_core::{D, Device, Tensor};
+use candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+use tokio::sync::mpsc::Sender;
+
+type EventSender = Sender<Result<GenerationEvent, LlmError>>;
+
+/// Progress of one generator, readable while requests run.
+#[derive(Debug, Default)]
+pub(crate) struct DecodeCounters {
+    /// Tokens selected by the decoder (each costs one forward pass), all requests together.
+    pub decoded: AtomicU64,
+    /// Requests accepted and not yet finished decoding.
+    pub active: AtomicUsize,
+}
+
+/// The prompt `request` becomes for this model.
+pub(crate) fn pack(shared: &Shared, request: &GenerationRequest) -> Result<PackedPrompt, LlmError> {
+    PromptPacker {
+        counter: &shared.tokenizer,
+        template: shared.template,
+        bos: &shared.bos_text,
+        max_tokens: shared.options.max_prompt_tokens,
+    }
+    .pack(&request.query, &request.contexts)
+}
+
+/// One accepted request, counted as active from creation until dropped.
+pub(crate) struct DecodeJob {
+    shared: Arc<Shared>,
+    request: GenerationRequest,
+    received: Instant,
+    tx: EventSender,
+}
+
+impl DecodeJob {
+    pub fn new(
+        shared: Arc<Shared>,
+        request: GenerationRequest,
+        received: Instant,
+        tx: EventSender,
+    ) -> Self {
+        shared.counters.active.fetch_add(1, Ordering::SeqCst);
+        metrics::gauge!("ragmesh_generation_decodes_active").increment(1.0);
+        DecodeJob {
+            shared,
+            request,
+            received,
+            tx,
+        }
+    }
+
+    /// Runs the whole generation on the backend's pool (blocks the calling thread).
+    pub fn run_on_pool(self) {
+        let shared = self.shared.clone();
+        shared.pool.install(|| {
+            if self.tx.is_closed() {
+                return;
+            }
+            if let Err(err) = self.decode() {
+                tracing::warn!(error = %err, "generation failed");
+                let _ = self.tx.blocking_send(Err(err));
+            }
+        });
+    }
+
+    fn decode(&self) -> Result<(), LlmError> {
+        let shared = &*self.shared;
+        self.request.validate()?;
+        let prompt = pack(shared, &self.request)?;
+        let prompt_ids = shared.tokenizer.encode(&prompt.text)?;
+        let max_new = self
+            .request
+            .max_new_tokens
+            .unwrap_or(shared.options.max_new_tokens)
+            .min(MAX_SEQ_LEN.saturating_sub(prompt_ids.len()));
+        if max_new == 0 {
+            return Err(LlmError::PromptTooLong {
+                tokens: prompt_ids.len(),
+                max: MAX_SEQ_LEN,
+            });
+        }
+
+        // A clone shares the weight tensors (Arc) and starts with an empty KV cache.
+        let mut model = shared.weights.clone();
+        let device = Device::Cpu;
+        let prompt_started = Instant::now();
+        let input = Tensor::new(prompt_ids.as_slice(), &device)?.unsqueeze(0)?;
+        let mut logits = model.forward(&input, 0)?;
+        let prompt_ms = prompt_started.elapsed().as_secs_f64() * 1000.0;
+
+        let mut generated: Vec<u32> = Vec::with_capacity(max_new);
+        let mut text = Utf8Stream::default();
+        let mut ttft_ms = 0.0;
+        let mut first_token_at = None;
+        let finish_reason = loop {
+            let next = self.select(&logits, &generated)?;
+            shared.counters.decoded.fetch_add(1, Ordering::SeqCst);
+            metrics::counter!("ragmesh_generation_tokens_total").increment(1);
+            if first_token_at.is_none() {
+                first_token_at = Some(Instant::now());
+                ttft_ms = self.received.elapsed().as_secs_f64() * 1000.0;
+            }
+            if shared.stop_ids.contains(&next) {
+                break FinishReason::Stop;
+            }
+            generated.push(next);
+            let piece = text.push(&shared.tokenizer.token_bytes(next));
+            if !piece.is_empty()
+                && self
+                    .tx
+                    .blocking_send(Ok(GenerationEvent::Token(piece)))
+                    .is_err()
+            {
+                return Ok(()); // consumer gone
+            }
+            if generated.len() >= max_new {
+                break FinishReason::Length;
+            }
+            if self.tx.is_closed() {
+                return Ok(());
+            }
+            let input = Tensor::new(&[next], &device)?.unsqueeze(0)?;
+            logits = model.forward(&input, prompt_ids.len() + generated.len() - 1)?;
+        };
+        let rest = text.finish();
+        if !rest.is_empty()
+            && self
+                .tx
+                .blocking_send(Ok(GenerationEvent::Token(rest)))
+                .is_err()
+        {
+            return Ok(());
+        }
+        let decode_ms = first_token_at.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0);
+        let stats = GenerationStats {
+            prompt_tokens: prompt_ids.len(),
+            generated_tokens: generated.len(),
+            ttft_ms,
+            prompt_ms,
+            decode_ms,
+            finish_reason,
+            model: shared.name.clone(),
+            contexts_sent: prompt.contexts_sent,
+        };
+        let _ = self.tx.blocking_send(Ok(GenerationEvent::Done(stats)));
+        Ok(())
+    }
+
+    /// Greedy choice after penalising the recently generated tokens.
+    fn select(&self, logits: &Tensor, generated: &[u32]) -> Result<u32, LlmError> {
+        let options = &self.shared.options;
+        let logits = logits.squeeze(0)?;
+        let logits = if options.repeat_penalty == 1.0 || generated.is_empty() {
+            logits
+        } else {
+            let start = generated.len().saturating_sub(options.repeat_last_n);
+            candle_transformers::utils::apply_repeat_penalty(
+                &logits,
+                options.repeat_penalty,
+                &generated[start..],
+            )?
+        };
+        Ok(logits.argmax(D::Minus1)?.to_scalar::<u32>()?)
+    }
+}
+
+impl Drop for DecodeJob {
+    fn drop(&mut self) {
+        self.shared.counters.active.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!("ragmesh_generation_decodes_active").decrement(1.0);
+    }
+}

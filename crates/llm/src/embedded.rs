@@ -1,0 +1,214 @@
+//! The embedded backend: a GGUF model run in-process on candle. Weights are loaded once and
+//! shared; every request decodes on its own copy of the model (the copy shares the weight
+//! tensors and owns a fresh KV cache) on this backend's rayon pool, feeding a bounded channel.
+//! Dropping the stream closes the channel and decoding stops within one token.
+
+use crate::chat_template::ChatTemplate;
+use crate::decode::{DecodeCounters, DecodeJob};
+use crate::generator::{GenerationEvent, GenerationRequest, Generator};
+use crate::gguf_tokenizer::GgufTokenizer;
+use crate::{LlmError, model_file};
+use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Messages buffered between the decoding thread and the consumer.
+const CHANNEL_CAPACITY: usize = 16;
+
+/// How the embedded backend loads and decodes.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    pub gguf_path: PathBuf,
+    /// Re-quantize weight matrices to Q8_0 at load (faster CPU kernels than Q4_1).
+    pub requantize_q8: bool,
+    /// Threads of this backend's rayon pool (0 = number of cores).
+    pub threads: usize,
+    /// Largest prompt in tokens, contexts included.
+    pub max_prompt_tokens: usize,
+    /// Default cap on generated tokens.
+    pub max_new_tokens: usize,
+    pub repeat_penalty: f32,
+    /// Generated tokens looked back for the repeat penalty.
+    pub repeat_last_n: usize,
+}
+
+impl EmbeddedOptions {
+    /// Defaults for `gguf_path` (the values of the shipped configuration).
+    pub fn new(gguf_path: impl Into<PathBuf>) -> Self {
+        EmbeddedOptions {
+            gguf_path: gguf_path.into(),
+            requantize_q8: true,
+            threads: 0,
+            max_prompt_tokens: 1536,
+            max_new_tokens: 256,
+            repeat_penalty: 1.1,
+            repeat_last_n: 64,
+        }
+    }
+}
+
+/// What is shared by every request of one embedded model.
+pub(crate) struct Shared {
+    pub name: String,
+    pub weights: ModelWeights,
+    pub tokenizer: GgufTokenizer,
+    pub template: ChatTemplate,
+    pub bos_text: String,
+    pub stop_ids: Vec<u32>,
+    pub options: EmbeddedOptions,
+    pub pool: rayon::ThreadPool,
+    pub counters: DecodeCounters,
+}
+
+/// A llama-family GGUF model answering in-process.
+#[derive(Clone)]
+pub struct EmbeddedGenerator {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for EmbeddedGenerator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedGenerator")
+            .field("name", &self.shared.name)
+            .field("template", &self.shared.template)
+            .finish()
+    }
+}
+
+/// `embedded:` + the file name up to its first dot (`SmolLM2-135M-Instruct.Q4_1.gguf` →
+/// `embedded:SmolLM2-135M-Instruct`).
+fn model_name(path: &Path) -> String {
+    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("model");
+    let stem = file
+        .split('.')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(file);
+    format!("embedded:{stem}")
+}
+
+impl EmbeddedGenerator {
+    /// Loads the model (blocking, ~1–2 s for SmolLM2-135M with re-quantization). Call it from
+    /// a blocking context.
+    pub fn load(options: EmbeddedOptions) -> Result<Self, LlmError> {
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
+        };
+        if options.max_prompt_tokens + options.max_new_tokens > MAX_SEQ_LEN {
+            return Err(LlmError::InvalidRequest(format!(
+                "max_prompt_tokens + max_new_tokens must not exceed {MAX_SEQ_LEN}"
+            )));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("ragmesh-generation-{i}"))
+            .build()
+            .map_err(|e| {
+                LlmError::Runtime(format!("cannot start the generation thread pool: {e}"))
+            })?;
+        let started = Instant::now();
+        let loaded =
+            pool.install(|| model_file::load(&options.gguf_path, options.requantize_q8))?;
+        let template = ChatTemplate::detect(loaded.chat_template.as_deref());
+        let tokenizer = loaded.tokenizer;
+        let mut stop_ids: Vec<u32> = template
+            .stop_tokens()
+            .iter()
+            .filter_map(|t| tokenizer.token_id(t))
+            .collect();
+        stop_ids.extend(tokenizer.eos_id());
+        stop_ids.sort_unstable();
+        stop_ids.dedup();
+        let bos_text = tokenizer
+            .bos_id()
+            .and_then(|id| tokenizer.decode(&[id], false).ok())
+            .unwrap_or_default();
+        let name = model_name(&options.gguf_path);
+        tracing::info!(
+            model = %name,
+            path = %options.gguf_path.display(),
+            requantized = loaded.requantized,
+            ?template,
+            threads,
+            load_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "generation model loaded"
+        );
+        Ok(EmbeddedGenerator {
+            shared: Arc::new(Shared {
+                name,
+                weights: loaded.weights,
+                tokenizer,
+                template,
+                bos_text,
+                stop_ids,
+                options,
+                pool,
+                counters: DecodeCounters::default(),
+            }),
+        })
+    }
+
+    pub fn tokenizer(&self) -> &GgufTokenizer {
+        &self.shared.tokenizer
+    }
+
+    pub fn template(&self) -> ChatTemplate {
+        self.shared.template
+    }
+
+    /// Token ids that end an answer.
+    pub fn stop_ids(&self) -> &[u32] {
+        &self.shared.stop_ids
+    }
+
+    /// Tokens decoded by this generator since it was loaded (every request, cancelled or not).
+    pub fn decoded_tokens(&self) -> u64 {
+        self.shared.counters.decoded.load(Ordering::SeqCst)
+    }
+
+    /// Generations whose decoding is still running or queued for the pool.
+    pub fn active_generations(&self) -> usize {
+        self.shared.counters.active.load(Ordering::SeqCst)
+    }
+
+    /// The prompt this generator would send for `request` (what the model really sees).
+    pub fn packed_prompt(
+        &self,
+        request: &GenerationRequest,
+    ) -> Result<crate::PackedPrompt, LlmError> {
+        crate::decode::pack(&self.shared, request)
+    }
+}
+
+impl Generator for EmbeddedGenerator {
+    fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn generate(
+        &self,
+        request: GenerationRequest,
+    ) -> BoxStream<'static, Result<GenerationEvent, LlmError>> {
+        let received = Instant::now();
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle,
+            Err(_) => {
+                let err =
+                    LlmError::Runtime("generate must be called inside a tokio runtime".into());
+                return futures::stream::once(async move { Err(err) }).boxed();
+            }
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_CAPACITY);
+        let job = DecodeJob::new(self.shared.clone(), request, received, tx);
+        runtime.spawn_blocking(move || job.run_on_pool());
+        ReceiverStream::new(rx).boxed()
+    }
+}

@@ -1,0 +1,16 @@
+//! `ragmesh-gateway`: the HTTP gateway alone in its own process, configured by file
+//! (`--config PATH` or `RAGMESH_CONFIG`) and `RAGMESH__GATEWAY__*` environment variables.
+
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings =
+        ragmesh_config::Settings::load(ragmesh_config::config_path_from_args().as_deref())?;
+    ragmesh_telemetry::init_logging(&settings.telemetry, "gateway")?;
+    let listener = tokio::net::TcpListener::bind(&settings.gateway.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.gateway.listen))?;
+    ragmesh_gateway::run(settings, listener, ragmesh_telemetry::shutdown_token()).await?;
+    Ok(())
+}

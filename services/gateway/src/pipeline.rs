@@ -1,0 +1,336 @@
+//! The query pipeline, written once and shared by `/api/query`, `/api/query/stream` and
+//! `/api/retrieve`. Each step is its own method so later steps (a semantic cache before
+//! `search`, more generation backends behind `start_generation`) slot in without touching
+//! the others:
+//!
+//! 1. `retrieve` — the retrieval service embeds the query and searches (its own sub-steps
+//!    come back as `retrieve.embed`, `retrieve.bm25`, ...);
+//! 2. `rerank` (only when asked) — max(k, rerank_top_n) candidates go to the cross-encoder,
+//!    the best k are kept; reranker `none` keeps the order and is reported;
+//! 3. `start_generation` — the sources, numbered 1..n in order, go to the model;
+//! 4. `complete` — citations outside 1..n are removed and the profile is closed.
+//!
+//! No hits means no generation: the answer says honestly that nothing relevant was found.
+
+use crate::backends::{Backend, Backends};
+use crate::citations::clean_citations;
+use crate::errors::GatewayError;
+use crate::generation::{AnswerStream, GenerationEvent, GenerationSummary};
+use crate::profile::Profile;
+use crate::request_context::RequestContext;
+use crate::responses::{QueryResponse, RetrieveResponse, Source};
+use crate::validate::QueryPlan;
+use futures::StreamExt;
+use ragmesh_proto::v1::{
+    Context, GenerateRequest, RerankRequest, RerankResult, RetrieveRequest, ScoredChunk,
+};
+use std::time::Instant;
+
+/// The answer when retrieval found nothing: no model is asked, so nothing can be made up.
+pub const NOTHING_FOUND_ANSWER: &str = "I found nothing relevant to this question in the collection, so I cannot answer it from the documents.";
+
+/// Sources chosen for a query, best first, numbered from 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub sources: Vec<Source>,
+    /// Set when reranking was asked for and candidates went to the reranker.
+    pub reranker: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Pipeline {
+    backends: Backends,
+}
+
+impl Pipeline {
+    pub fn new(backends: Backends) -> Pipeline {
+        Pipeline { backends }
+    }
+
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// Steps 1–2: the numbered sources for `plan`.
+    pub async fn search(
+        &self,
+        plan: &QueryPlan,
+        ctx: &RequestContext,
+        profile: &mut Profile,
+    ) -> Result<Found, GatewayError> {
+        let candidates = self.retrieve(plan, ctx, profile).await?;
+        if !plan.rerank || candidates.is_empty() {
+            let chosen = candidates
+                .into_iter()
+                .take(plan.k as usize)
+                .map(|c| (c, None))
+                .collect();
+            return Ok(Found {
+                sources: number_sources(chosen, &plan.collection),
+                reranker: None,
+            });
+        }
+        let (chosen, reranker) = self.rerank(plan, candidates, ctx, profile).await?;
+        Ok(Found {
+            sources: number_sources(chosen, &plan.collection),
+            reranker: Some(reranker),
+        })
+    }
+
+    async fn retrieve(
+        &self,
+        plan: &QueryPlan,
+        ctx: &RequestContext,
+        profile: &mut Profile,
+    ) -> Result<Vec<ScoredChunk>, GatewayError> {
+        let request = RetrieveRequest {
+            collection: plan.collection.clone(),
+            query: plan.query.clone(),
+            query_vector: Vec::new(),
+            k: plan.candidates(),
+            method: plan.method as i32,
+            rrf_k: plan.rrf_k.unwrap_or(0),
+            filters: plan.filters.clone().into_iter().collect(),
+        };
+        let started = Instant::now();
+        let response = self.backends.retrieve(request, ctx).await?;
+        profile.record_duration("retrieve", started.elapsed());
+        for step in &response.steps {
+            profile.record(format!("retrieve.{}", step.name), step.ms);
+        }
+        Ok(response.chunks)
+    }
+
+    async fn rerank(
+        &self,
+        plan: &QueryPlan,
+        candidates: Vec<ScoredChunk>,
+        ctx: &RequestContext,
+        profile: &mut Profile,
+    ) -> Result<(Vec<(ScoredChunk, Option<f32>)>, String), GatewayError> {
+        let request = RerankRequest {
+            query: plan.query.clone(),
+            passages: candidates.iter().map(|c| c.text.clone()).collect(),
+            top_n: plan.k,
+        };
+        let started = Instant::now();
+        let response = self.backends.rerank(request, ctx).await?;
+        profile.record_duration("rerank", started.elapsed());
+        let chosen = reorder_by_rerank(candidates, &response.results, plan.k as usize)?;
+        Ok((chosen, response.reranker))
+    }
+
+    /// Step 3: opens the model's answer stream over `sources` (numbered as they are).
+    pub async fn start_generation(
+        &self,
+        plan: &QueryPlan,
+        sources: &[Source],
+        ctx: &RequestContext,
+    ) -> Result<AnswerStream, GatewayError> {
+        let request = GenerateRequest {
+            query: plan.query.clone(),
+            contexts: sources
+                .iter()
+                .map(|s| Context {
+                    index: s.index as u32,
+                    source: s.source.clone(),
+                    text: s.text.clone(),
+                })
+                .collect(),
+            max_new_tokens: plan.max_new_tokens.unwrap_or(0),
+        };
+        let started = Instant::now();
+        let chunks = self.backends.generate(request, ctx).await?;
+        Ok(AnswerStream::new(
+            chunks.boxed(),
+            started,
+            self.backends.generate_timeout(),
+        ))
+    }
+
+    /// The whole query as one JSON answer.
+    pub async fn answer(
+        &self,
+        plan: &QueryPlan,
+        ctx: &RequestContext,
+    ) -> Result<QueryResponse, GatewayError> {
+        let mut profile = Profile::start();
+        let found = self.search(plan, ctx, &mut profile).await?;
+        if found.sources.is_empty() {
+            return Ok(complete(NOTHING_FOUND_ANSWER, found, None, profile, ctx));
+        }
+        let mut stream = self.start_generation(plan, &found.sources, ctx).await?;
+        let mut raw = String::new();
+        while let Some(event) = stream.next_event().await {
+            match event? {
+                GenerationEvent::Token(text) => raw.push_str(&text),
+                GenerationEvent::Done(summary) => {
+                    return Ok(complete(&raw, found, Some(summary), profile, ctx));
+                }
+            }
+        }
+        Err(GatewayError::Unavailable {
+            service: Backend::Generation,
+            message: "no answer was produced".into(),
+        })
+    }
+
+    /// Steps 1–2 only, for `/api/retrieve`.
+    pub async fn retrieve_only(
+        &self,
+        plan: &QueryPlan,
+        ctx: &RequestContext,
+    ) -> Result<RetrieveResponse, GatewayError> {
+        let mut profile = Profile::start();
+        let found = self.search(plan, ctx, &mut profile).await?;
+        Ok(RetrieveResponse {
+            sources: found.sources,
+            reranker: found.reranker,
+            profile: profile.report(),
+            trace_id: ctx.trace_id.clone(),
+        })
+    }
+}
+
+/// Step 4: the final response from the raw answer text.
+pub fn complete(
+    raw_answer: &str,
+    found: Found,
+    generation: Option<GenerationSummary>,
+    mut profile: Profile,
+    ctx: &RequestContext,
+) -> QueryResponse {
+    if let Some(summary) = &generation {
+        profile.record("generate.first_token", summary.first_token_ms);
+        profile.record("generate", summary.total_ms);
+    }
+    QueryResponse {
+        answer: clean_citations(raw_answer.trim(), found.sources.len()),
+        sources: found.sources,
+        reranker: found.reranker,
+        generation: generation.map(|g| g.info),
+        profile: profile.report(),
+        trace_id: ctx.trace_id.clone(),
+    }
+}
+
+/// The best `k` candidates in the reranker's order, each with its rerank score. Fewer results
+/// than min(k, candidates) would silently shrink the answer's sources, and an index out of
+/// range or repeated means the reranker scored something else: both are errors.
+pub fn reorder_by_rerank(
+    candidates: Vec<ScoredChunk>,
+    results: &[RerankResult],
+    k: usize,
+) -> Result<Vec<(ScoredChunk, Option<f32>)>, GatewayError> {
+    let expected = candidates.len().min(k);
+    if results.len() < expected {
+        return Err(GatewayError::BadBackendAnswer {
+            service: Backend::Rerank,
+            message: format!("asked for {expected} results, got {}", results.len()),
+        });
+    }
+    let passages = candidates.len();
+    let mut slots: Vec<Option<ScoredChunk>> = candidates.into_iter().map(Some).collect();
+    let mut chosen = Vec::with_capacity(expected);
+    for result in results.iter().take(expected) {
+        let Some(chunk) = slots.get_mut(result.index as usize).and_then(Option::take) else {
+            return Err(GatewayError::BadBackendAnswer {
+                service: Backend::Rerank,
+                message: format!(
+                    "result index {} is out of range or repeated ({passages} passages)",
+                    result.index
+                ),
+            });
+        };
+        chosen.push((chunk, result.score));
+    }
+    Ok(chosen)
+}
+
+fn number_sources(chosen: Vec<(ScoredChunk, Option<f32>)>, collection: &str) -> Vec<Source> {
+    chosen
+        .into_iter()
+        .enumerate()
+        .map(|(i, (chunk, rerank_score))| Source {
+            index: i + 1,
+            source: chunk.source,
+            chunk: chunk.chunk_index,
+            text: chunk.text,
+            score: chunk.score,
+            rerank_score,
+            vector_score: chunk.vector_score,
+            bm25_score: chunk.bm25_score,
+            collection: collection.to_string(),
+            metadata: chunk.metadata.into_iter().collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn chunk(source: &str) -> ScoredChunk {
+        ScoredChunk {
+            source: source.into(),
+            text: format!("text of {source}"),
+            ..ScoredChunk::default()
+        }
+    }
+
+    fn result(index: u32, score: Option<f32>) -> RerankResult {
+        RerankResult { index, score }
+    }
+
+    #[test]
+    fn reranked_order_and_scores_are_kept_and_cut_to_k() {
+        let candidates = vec![chunk("a"), chunk("b"), chunk("c")];
+        let results = [
+            result(2, Some(3.5)),
+            result(0, Some(1.0)),
+            result(1, Some(-2.0)),
+        ];
+        let chosen = reorder_by_rerank(candidates, &results, 2).unwrap();
+        let order: Vec<(&str, Option<f32>)> = chosen
+            .iter()
+            .map(|(c, s)| (c.source.as_str(), *s))
+            .collect();
+        assert_eq!(order, [("c", Some(3.5)), ("a", Some(1.0))]);
+
+        let numbered = number_sources(chosen, "docs");
+        assert_eq!((numbered[0].index, numbered[1].index), (1, 2));
+        assert_eq!(numbered[0].rerank_score, Some(3.5));
+        assert_eq!(numbered[1].collection, "docs");
+    }
+
+    #[test]
+    fn reranker_none_keeps_retrieval_order_without_scores() {
+        let candidates = vec![chunk("a"), chunk("b")];
+        let chosen = reorder_by_rerank(candidates, &[result(0, None), result(1, None)], 5).unwrap();
+        let order: Vec<&str> = chosen.iter().map(|(c, _)| c.source.as_str()).collect();
+        assert_eq!(order, ["a", "b"]);
+        assert!(chosen.iter().all(|(_, score)| score.is_none()));
+    }
+
+    #[test]
+    fn broken_rerank_answers_are_errors_not_shorter_answers() {
+        let err = |results: &[RerankResult]| {
+            reorder_by_rerank(vec![chunk("a"), chunk("b"), chunk("c")], results, 2)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&[result(0, None)]),
+            "rerank service broke its contract: asked for 2 results, got 1"
+        );
+        assert!(
+            err(&[result(0, None), result(9, None)])
+                .contains("index 9 is out of range or repeated")
+        );
+        assert!(
+            err(&[result(1, None), result(1, None)])
+                .contains("index 1 is out of range or repeated")
+        );
+    }
+}

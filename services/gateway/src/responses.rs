@@ -1,0 +1,106 @@
+//! The JSON shapes the gateway answers with. They are the public contract (end-to-end tests
+//! and the CLI read them), so they live in one place, separate from how they are computed.
+
+use crate::profile::ProfileReport;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One retrieved chunk as a numbered source. `index` is what the answer cites as `[index]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    pub index: usize,
+    pub source: String,
+    pub chunk: u32,
+    pub text: String,
+    /// The retrieval score (RRF for hybrid, cosine for vector, BM25 for bm25).
+    pub score: f32,
+    /// The cross-encoder's logit, when a reranker model ordered the sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bm25_score: Option<f32>,
+    pub collection: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What the generation service reported about the answer it produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GenerationInfo {
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub generated_tokens: u32,
+    /// `stop` (the model finished) or `length` (cut at max_new_tokens).
+    pub finish_reason: String,
+}
+
+/// `POST /api/query`, and the `done` event of `/api/query/stream`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryResponse {
+    pub answer: String,
+    pub sources: Vec<Source>,
+    /// Which reranker ordered the sources (`none` keeps retrieval order); absent without rerank.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reranker: Option<String>,
+    /// Absent when nothing relevant was found and no model was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationInfo>,
+    pub profile: ProfileReport,
+    pub trace_id: String,
+}
+
+/// `POST /api/retrieve`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetrieveResponse {
+    pub sources: Vec<Source>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reranker: Option<String>,
+    pub profile: ProfileReport,
+    pub trace_id: String,
+}
+
+/// `POST /api/collections/{c}/documents`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IngestResponse {
+    pub collection: String,
+    pub documents: u32,
+    pub chunks: u32,
+    pub chunks_added: u32,
+    pub chunks_removed: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectionSummary {
+    pub name: String,
+    pub documents: u32,
+    pub chunks: u32,
+}
+
+/// `GET /api/collections`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectionsResponse {
+    pub collections: Vec<CollectionSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentSummary {
+    pub source: String,
+    pub chunks: u32,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// `GET /api/collections/{c}/documents`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentsResponse {
+    pub collection: String,
+    pub documents: Vec<DocumentSummary>,
+}
+
+/// `DELETE /api/collections/{c}/documents?source=NAME`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeleteResponse {
+    pub collection: String,
+    pub source: String,
+    pub chunks_deleted: u32,
+}

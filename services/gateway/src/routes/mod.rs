@@ -1,0 +1,75 @@
+//! The HTTP surface: which path goes to which handler, and the layers every response passes
+//! through (request ids and security headers, body limits, panics as JSON 500s, JSON 404/405).
+
+mod collections;
+mod documents;
+mod health;
+mod query;
+mod stream;
+
+use crate::errors::GatewayError;
+use crate::extract::{BodyLimit, enforce_body_limit};
+use crate::request_context;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// The gateway's router over `state` (tests drive it directly with `tower::ServiceExt`).
+pub fn router(state: AppState) -> Router {
+    let limit = BodyLimit(state.settings.max_body_bytes);
+    Router::new()
+        .route("/api/query", post(query::answer))
+        .route("/api/query/stream", post(stream::answer_stream))
+        .route("/api/retrieve", post(query::retrieve))
+        .route("/api/collections", get(collections::list_collections))
+        .route(
+            "/api/collections/{collection}/documents",
+            post(documents::ingest)
+                .get(collections::list_documents)
+                .delete(documents::delete),
+        )
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit.0))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            enforce_body_limit,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(request_context::track))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> GatewayError {
+    GatewayError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+/// 405 is the one status outside the core error table: it is about the route, not a kind of
+/// failure a backend can report. axum adds the `Allow` header.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let body = json!({ "error": {
+        "code": "method_not_allowed",
+        "message": format!("{method} is not allowed on {}", uri.path()),
+    }});
+    (http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = what, "handler panicked");
+    let body =
+        json!({ "error": { "code": "internal", "message": "internal error in the gateway" } });
+    (http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}

@@ -1,0 +1,32 @@
+//! `POST /api/query` (answer as one JSON document) and `POST /api/retrieve` (sources only):
+//! validate, then run the shared pipeline.
+
+use crate::errors::GatewayError;
+use crate::extract::ApiJson;
+use crate::request_context::RequestContext;
+use crate::responses::{QueryResponse, RetrieveResponse};
+use crate::state::AppState;
+use crate::validate::{QueryRequest, query_plan};
+use axum::Json;
+use axum::extract::{Extension, State};
+
+pub async fn answer(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    ApiJson(request): ApiJson<QueryRequest>,
+) -> Result<Json<QueryResponse>, GatewayError> {
+    let plan = query_plan(request, &state.settings)?;
+    tokio::select! {
+        answer = state.pipeline.answer(&plan, &ctx) => Ok(Json(answer?)),
+        _ = state.shutdown.cancelled() => Err(GatewayError::ShuttingDown),
+    }
+}
+
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    ApiJson(request): ApiJson<QueryRequest>,
+) -> Result<Json<RetrieveResponse>, GatewayError> {
+    let plan = query_plan(request, &state.settings)?;
+    Ok(Json(state.pipeline.retrieve_only(&plan, &ctx).await?))
+}

@@ -1,0 +1,335 @@
+//! `POST /api/query/stream`: the same pipeline as `/api/query`, answered as Server-Sent
+//! Events — one `contexts` event, `token` events as the model writes, then `done` (cleaned
+//! answer, sources, profile, trace id) or `error`. Failures before the first event (bad input,
+//! retrieval down, generation unreachable) are ordinary JSON error responses; once the stream
+//! has started, every way it can end sends a final event, so it is never left unterminated.
+//! The generation call lives inside the response body: a client that disconnects drops it,
+//! which cancels the call and stops the model.
+
+use crate::errors::GatewayError;
+use crate::extract::ApiJson;
+use crate::generation::{AnswerStream, GenerationEvent};
+use crate::pipeline::{Found, NOTHING_FOUND_ANSWER, complete};
+use crate::profile::Profile;
+use crate::request_context::RequestContext;
+use crate::sse::{self, SseEvent};
+use crate::state::AppState;
+use crate::validate::{QueryRequest, query_plan};
+use axum::extract::{Extension, State};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::Stream;
+use ragmesh_core::Classify;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A comment line is sent when the model has been silent this long (long prompts).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub async fn answer_stream(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    ApiJson(request): ApiJson<QueryRequest>,
+) -> Result<Response, GatewayError> {
+    let plan = query_plan(request, &state.settings)?;
+    let mut profile = Profile::start();
+    let found = state.pipeline.search(&plan, &ctx, &mut profile).await?;
+    let generation = if found.sources.is_empty() {
+        None
+    } else {
+        Some(
+            state
+                .pipeline
+                .start_generation(&plan, &found.sources, &ctx)
+                .await?,
+        )
+    };
+    let events = AnswerEvents::new(found, generation, profile, ctx, state.shutdown.clone());
+    Ok(sse::response(events.into_body()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Contexts,
+    Tokens,
+    Finished,
+}
+
+/// The event sequence of one streamed answer.
+pub struct AnswerEvents {
+    phase: Phase,
+    found: Found,
+    /// None when nothing was found: one token with the fixed answer, then `done`.
+    generation: Option<AnswerStream>,
+    raw_answer: String,
+    profile: Option<Profile>,
+    ctx: RequestContext,
+    shutdown: CancellationToken,
+}
+
+impl AnswerEvents {
+    pub fn new(
+        found: Found,
+        generation: Option<AnswerStream>,
+        profile: Profile,
+        ctx: RequestContext,
+        shutdown: CancellationToken,
+    ) -> AnswerEvents {
+        AnswerEvents {
+            phase: Phase::Contexts,
+            found,
+            generation,
+            raw_answer: String::new(),
+            profile: Some(profile),
+            ctx,
+            shutdown,
+        }
+    }
+
+    /// The next event; None once `done` or `error` has been sent.
+    pub async fn next_event(&mut self) -> Option<SseEvent> {
+        match self.phase {
+            Phase::Contexts => {
+                self.phase = Phase::Tokens;
+                Some(SseEvent::Contexts {
+                    sources: self.found.sources.clone(),
+                })
+            }
+            Phase::Tokens => Some(self.next_answer_event().await),
+            Phase::Finished => None,
+        }
+    }
+
+    async fn next_answer_event(&mut self) -> SseEvent {
+        let Some(generation) = self.generation.as_mut() else {
+            if self.raw_answer.is_empty() {
+                self.raw_answer = NOTHING_FOUND_ANSWER.to_string();
+                return SseEvent::Token {
+                    text: NOTHING_FOUND_ANSWER.to_string(),
+                };
+            }
+            return self.finish(Ok(None));
+        };
+        let event = tokio::select! {
+            _ = self.shutdown.cancelled() => Some(Err(GatewayError::ShuttingDown)),
+            _ = tokio::time::sleep(KEEP_ALIVE) => return SseEvent::KeepAlive,
+            event = generation.next_event() => event,
+        };
+        match event {
+            Some(Ok(GenerationEvent::Token(text))) => {
+                self.raw_answer.push_str(&text);
+                SseEvent::Token { text }
+            }
+            Some(Ok(GenerationEvent::Done(summary))) => self.finish(Ok(Some(summary))),
+            Some(Err(e)) => self.finish(Err(e)),
+            None => self.finish(Err(GatewayError::ShuttingDown)),
+        }
+    }
+
+    fn finish(
+        &mut self,
+        outcome: Result<Option<crate::generation::GenerationSummary>, GatewayError>,
+    ) -> SseEvent {
+        self.phase = Phase::Finished;
+        // Drop the call now: nothing more is read from it.
+        self.generation = None;
+        match outcome {
+            Ok(summary) => {
+                let profile = self.profile.take().unwrap_or_else(Profile::start);
+                let found = std::mem::replace(
+                    &mut self.found,
+                    Found {
+                        sources: Vec::new(),
+                        reranker: None,
+                    },
+                );
+                SseEvent::Done(Box::new(complete(
+                    &self.raw_answer,
+                    found,
+                    summary,
+                    profile,
+                    &self.ctx,
+                )))
+            }
+            Err(e) => {
+                tracing::warn!(trace_id = %self.ctx.trace_id, error = %e, "answer stream failed");
+                SseEvent::Error {
+                    code: e.code().as_str().to_string(),
+                    message: e.to_string(),
+                }
+            }
+        }
+    }
+
+    /// The encoded events as a response body stream.
+    pub fn into_body(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+        futures::stream::unfold(self, |mut events| async move {
+            let event = events.next_event().await?;
+            Some((Ok(event.encode()), events))
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::generation::tests::{done, stream_of, token};
+    use crate::request_context::RequestContext;
+    use crate::responses::Source;
+    use futures::StreamExt;
+
+    fn source(index: usize) -> Source {
+        Source {
+            index,
+            source: format!("doc{index}.md"),
+            chunk: 0,
+            text: "text".into(),
+            score: 0.5,
+            rerank_score: None,
+            vector_score: None,
+            bm25_score: None,
+            collection: "default".into(),
+            metadata: Default::default(),
+        }
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            trace_id: "0123456789abcdef0123456789abcdef".into(),
+            request_id: "r".into(),
+        }
+    }
+
+    async fn all_events(events: AnswerEvents) -> Vec<SseEvent> {
+        let mut events = events;
+        let mut out = Vec::new();
+        while let Some(e) = events.next_event().await {
+            out.push(e);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn contexts_then_tokens_then_done_with_clean_citations() {
+        let found = Found {
+            sources: vec![source(1), source(2)],
+            reranker: None,
+        };
+        let generation = stream_of(vec![token("Yes [1]"), token(" and [7]."), done()]);
+        let events = AnswerEvents::new(
+            found,
+            Some(generation),
+            Profile::start(),
+            ctx(),
+            CancellationToken::new(),
+        );
+        let events = all_events(events).await;
+        let names: Vec<&str> = events.iter().map(SseEvent::name).collect();
+        assert_eq!(names, ["contexts", "token", "token", "done"]);
+        let SseEvent::Done(done) = &events[3] else {
+            panic!()
+        };
+        assert_eq!(done.answer, "Yes [1] and.");
+        assert_eq!(done.sources.len(), 2);
+        assert_eq!(done.trace_id, ctx().trace_id);
+        let steps: Vec<&str> = done.profile.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(steps, ["generate.first_token", "generate"]);
+        assert_eq!(
+            done.generation.as_ref().map(|g| g.finish_reason.as_str()),
+            Some("stop")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_mid_stream_ends_with_an_error_event() {
+        let found = Found {
+            sources: vec![source(1)],
+            reranker: None,
+        };
+        let generation = stream_of(vec![
+            token("Half"),
+            Err(tonic::Status::unavailable("connection reset")),
+        ]);
+        let events = AnswerEvents::new(
+            found,
+            Some(generation),
+            Profile::start(),
+            ctx(),
+            CancellationToken::new(),
+        );
+        let events = all_events(events).await;
+        assert_eq!(
+            events.last(),
+            Some(&SseEvent::Error {
+                code: "unavailable".into(),
+                message: "generation service unavailable: connection reset".into()
+            })
+        );
+        assert_eq!(events.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn nothing_found_answers_honestly_without_a_model() {
+        let found = Found {
+            sources: vec![],
+            reranker: None,
+        };
+        let events = AnswerEvents::new(
+            found,
+            None,
+            Profile::start(),
+            ctx(),
+            CancellationToken::new(),
+        );
+        let bytes: Vec<Bytes> = events
+            .into_body()
+            .map(|b| b.unwrap_or_default())
+            .collect()
+            .await;
+        let wire: String = bytes
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        assert!(
+            wire.starts_with("event: contexts\ndata: {\"sources\":[]}\n\nevent: token\n"),
+            "{wire}"
+        );
+        assert!(wire.contains("event: done\n"), "{wire}");
+        assert!(wire.contains(NOTHING_FOUND_ANSWER), "{wire}");
+        assert!(wire.ends_with("\n\n"));
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_an_open_stream_with_an_error() {
+        let found = Found {
+            sources: vec![source(1)],
+            reranker: None,
+        };
+        let silent = AnswerStream::new(
+            futures::stream::pending().boxed(),
+            std::time::Instant::now(),
+            Duration::from_secs(600),
+        );
+        let shutdown = CancellationToken::new();
+        let mut events = AnswerEvents::new(
+            found,
+            Some(silent),
+            Profile::start(),
+            ctx(),
+            shutdown.clone(),
+        );
+        assert_eq!(
+            events.next_event().await.map(|e| e.name()),
+            Some("contexts")
+        );
+        shutdown.cancel();
+        let last = events.next_event().await;
+        assert!(
+            matches!(&last, Some(SseEvent::Error { code, .. }) if code == "unavailable"),
+            "{last:?}"
+        );
+        assert!(events.next_event().await.is_none());
+    }
+}

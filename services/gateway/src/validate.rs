@@ -1,0 +1,362 @@
+//! Request bodies as clients send them, and their validation into plans the pipeline can run.
+//! Everything here happens before any backend is called, and every message names the field
+//! and the allowed range, so a client can fix the request without reading the docs.
+
+use crate::errors::GatewayError;
+use ragmesh_config::GatewaySettings;
+use ragmesh_proto::v1::{Document, Method};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+
+pub const MAX_K: u32 = 50;
+pub const MAX_RRF_K: u32 = 10_000;
+/// Candidates a reranker may be given; the same bound as k, which the retrieval service accepts.
+pub const MAX_RERANK_TOP_N: u32 = 50;
+pub const MAX_NEW_TOKENS: u32 = 4096;
+pub const MAX_FILTERS: usize = 32;
+pub const MAX_SOURCE_CHARS: usize = 1024;
+pub const MAX_DOCUMENTS: usize = 10_000;
+pub const METHODS: [&str; 3] = ["hybrid", "vector", "bm25"];
+
+/// Body of `/api/query`, `/api/query/stream` and `/api/retrieve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    pub query: String,
+    #[serde(default)]
+    pub collection: Option<String>,
+    #[serde(default)]
+    pub k: Option<u32>,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub rrf_k: Option<u32>,
+    #[serde(default)]
+    pub rerank: Option<bool>,
+    #[serde(default)]
+    pub rerank_top_n: Option<u32>,
+    #[serde(default)]
+    pub filters: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub max_new_tokens: Option<u32>,
+}
+
+/// A validated query with every default filled in: what the pipeline runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPlan {
+    /// Trimmed query text.
+    pub query: String,
+    pub collection: String,
+    pub k: u32,
+    pub method: Method,
+    /// None: the retrieval service's configured constant.
+    pub rrf_k: Option<u32>,
+    pub rerank: bool,
+    pub rerank_top_n: u32,
+    pub filters: BTreeMap<String, String>,
+    /// None: the generation service's configured default.
+    pub max_new_tokens: Option<u32>,
+}
+
+impl QueryPlan {
+    /// Candidates to fetch from retrieval: with reranking, enough for the reranker to choose from.
+    pub fn candidates(&self) -> u32 {
+        if self.rerank {
+            self.k.max(self.rerank_top_n)
+        } else {
+            self.k
+        }
+    }
+}
+
+fn invalid(message: String) -> GatewayError {
+    GatewayError::InvalidArgument(message)
+}
+
+fn in_range(name: &str, value: u32, low: u32, high: u32) -> Result<u32, GatewayError> {
+    if (low..=high).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(format!(
+            "{name} must be between {low} and {high}, got {value}"
+        )))
+    }
+}
+
+/// Parses `hybrid`, `vector` or `bm25` (case-insensitive).
+pub fn parse_method(method: &str) -> Result<Method, GatewayError> {
+    match method.to_ascii_lowercase().as_str() {
+        "hybrid" => Ok(Method::Hybrid),
+        "vector" => Ok(Method::Vector),
+        "bm25" => Ok(Method::Bm25),
+        _ => Err(invalid(format!(
+            "unknown method {method:?}: use one of {}",
+            METHODS.join(", ")
+        ))),
+    }
+}
+
+pub fn validate_collection(name: &str) -> Result<String, GatewayError> {
+    ragmesh_core::validate_collection(name)
+        .map(str::to_string)
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// Checks every field of a query and fills in defaults from `settings`.
+pub fn query_plan(
+    request: QueryRequest,
+    settings: &GatewaySettings,
+) -> Result<QueryPlan, GatewayError> {
+    let query = request.query.trim();
+    if query.is_empty() {
+        return Err(invalid("query must not be empty".into()));
+    }
+    let chars = query.chars().count();
+    if chars > settings.max_query_chars {
+        return Err(invalid(format!(
+            "query is {chars} characters long; the limit is {}",
+            settings.max_query_chars
+        )));
+    }
+    let collection = validate_collection(
+        request
+            .collection
+            .as_deref()
+            .unwrap_or(ragmesh_core::DEFAULT_COLLECTION),
+    )?;
+    let k = in_range("k", request.k.unwrap_or(settings.default_k), 1, MAX_K)?;
+    let method = parse_method(request.method.as_deref().unwrap_or("hybrid"))?;
+    let rrf_k = request
+        .rrf_k
+        .map(|v| in_range("rrf_k", v, 1, MAX_RRF_K))
+        .transpose()?;
+    let rerank_top_n = in_range(
+        "rerank_top_n",
+        request.rerank_top_n.unwrap_or(settings.rerank_top_n),
+        1,
+        MAX_RERANK_TOP_N,
+    )?;
+    let max_new_tokens = request
+        .max_new_tokens
+        .map(|v| in_range("max_new_tokens", v, 1, MAX_NEW_TOKENS))
+        .transpose()?;
+    let filters = request.filters.unwrap_or_default();
+    if filters.len() > MAX_FILTERS {
+        return Err(invalid(format!(
+            "filters has {} entries; the limit is {MAX_FILTERS}",
+            filters.len()
+        )));
+    }
+    if filters.keys().any(|key| key.trim().is_empty()) {
+        return Err(invalid("filters keys must not be empty".into()));
+    }
+    Ok(QueryPlan {
+        query: query.to_string(),
+        collection,
+        k,
+        method,
+        rrf_k,
+        rerank: request.rerank.unwrap_or(false),
+        rerank_top_n,
+        filters,
+        max_new_tokens,
+    })
+}
+
+/// Body of `POST /api/collections/{c}/documents` as JSON.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestBody {
+    pub documents: Vec<DocumentBody>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentBody {
+    pub source: String,
+    pub text: String,
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// Checks a batch of documents (from JSON or uploads): at least one, each with a usable source
+/// name and non-blank text, no source twice. `label` names a document in messages.
+pub fn validate_documents(
+    documents: Vec<DocumentBody>,
+    label: impl Fn(usize, &DocumentBody) -> String,
+) -> Result<Vec<Document>, GatewayError> {
+    if documents.is_empty() {
+        return Err(invalid(
+            "documents must not be empty: send at least one document".into(),
+        ));
+    }
+    if documents.len() > MAX_DOCUMENTS {
+        return Err(invalid(format!(
+            "documents has {} entries; the limit per request is {MAX_DOCUMENTS}",
+            documents.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(documents.len());
+    for (i, doc) in documents.into_iter().enumerate() {
+        let name = label(i, &doc);
+        let source = doc.source.trim();
+        if source.is_empty() {
+            return Err(invalid(format!("{name}.source must not be empty")));
+        }
+        if source.chars().count() > MAX_SOURCE_CHARS {
+            return Err(invalid(format!(
+                "{name}.source is longer than {MAX_SOURCE_CHARS} characters"
+            )));
+        }
+        if source.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "{name}.source must not contain control characters"
+            )));
+        }
+        if doc.text.trim().is_empty() {
+            return Err(invalid(format!(
+                "{name}.text must not be empty (source {source:?})"
+            )));
+        }
+        if !seen.insert(source.to_string()) {
+            return Err(invalid(format!(
+                "{name}: source {source:?} appears twice in this request"
+            )));
+        }
+        let metadata = doc.metadata.unwrap_or_default();
+        if metadata.keys().any(|key| key.trim().is_empty()) {
+            return Err(invalid(format!("{name}.metadata keys must not be empty")));
+        }
+        out.push(Document {
+            source: source.to_string(),
+            text: doc.text,
+            metadata: metadata.into_iter().collect(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn request(json: serde_json::Value) -> QueryRequest {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn message(json: serde_json::Value) -> String {
+        query_plan(request(json), &GatewaySettings::default())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn defaults_fill_a_minimal_query() {
+        let plan = query_plan(
+            request(serde_json::json!({ "query": "  why?  " })),
+            &GatewaySettings::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.query, "why?");
+        assert_eq!(plan.collection, "default");
+        assert_eq!(
+            (plan.k, plan.method, plan.rrf_k, plan.rerank),
+            (5, Method::Hybrid, None, false)
+        );
+        assert_eq!(plan.rerank_top_n, 10);
+        assert_eq!(plan.candidates(), 5);
+        let plan = query_plan(
+            request(serde_json::json!({ "query": "q", "k": 3, "rerank": true, "method": "BM25" })),
+            &GatewaySettings::default(),
+        )
+        .unwrap();
+        assert_eq!((plan.candidates(), plan.method), (10, Method::Bm25));
+    }
+
+    #[test]
+    fn every_bad_field_is_named_with_its_range() {
+        use serde_json::json;
+        assert_eq!(
+            message(json!({ "query": " \n" })),
+            "query must not be empty"
+        );
+        assert_eq!(
+            message(json!({ "query": "é".repeat(4097) })),
+            "query is 4097 characters long; the limit is 4096"
+        );
+        assert!(
+            query_plan(
+                request(json!({ "query": "é".repeat(4096) })),
+                &GatewaySettings::default()
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "k": 0 })),
+            "k must be between 1 and 50, got 0"
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "k": 51 })),
+            "k must be between 1 and 50, got 51"
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "rrf_k": 0 })),
+            "rrf_k must be between 1 and 10000, got 0"
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "rrf_k": 10001 })),
+            "rrf_k must be between 1 and 10000, got 10001"
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "method": "magic" })),
+            "unknown method \"magic\": use one of hybrid, vector, bm25"
+        );
+        assert!(
+            message(json!({ "query": "q", "collection": "../etc" }))
+                .contains("invalid collection name")
+        );
+        assert!(
+            message(json!({ "query": "q", "rerank_top_n": 0 }))
+                .starts_with("rerank_top_n must be between 1")
+        );
+        assert!(
+            message(json!({ "query": "q", "max_new_tokens": 0 }))
+                .starts_with("max_new_tokens must be between 1")
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "filters": { " ": "x" } })),
+            "filters keys must not be empty"
+        );
+    }
+
+    #[test]
+    fn document_batches_are_checked_whole() {
+        let doc = |source: &str, text: &str| DocumentBody {
+            source: source.into(),
+            text: text.into(),
+            metadata: None,
+        };
+        let label = |i: usize, _: &DocumentBody| format!("documents[{i}]");
+        let err = |docs| validate_documents(docs, label).unwrap_err().to_string();
+        assert_eq!(
+            err(vec![]),
+            "documents must not be empty: send at least one document"
+        );
+        assert_eq!(
+            err(vec![doc("a.txt", "ok"), doc(" ", "x")]),
+            "documents[1].source must not be empty"
+        );
+        assert_eq!(
+            err(vec![doc("a.txt", " \n")]),
+            "documents[0].text must not be empty (source \"a.txt\")"
+        );
+        assert_eq!(
+            err(vec![doc("a", "x"), doc("a ", "y")]),
+            "documents[1]: source \"a\" appears twice in this request"
+        );
+        let ok = validate_documents(vec![doc(" a.md ", "text")], label).unwrap();
+        assert_eq!(ok[0].source, "a.md");
+    }
+}

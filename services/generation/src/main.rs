@@ -1,0 +1,18 @@
+//! `ragmesh-generation`: the generation service as its own process, configured by file
+//! (`--config PATH` / `RAGMESH_CONFIG`) and `RAGMESH__*` environment variables.
+
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings =
+        ragmesh_config::Settings::load(ragmesh_config::config_path_from_args().as_deref())?;
+    ragmesh_telemetry::init_logging(&settings.telemetry, "generation")?;
+    let listen = settings.generation.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "generation service listening");
+    ragmesh_generation::run(settings, listener, ragmesh_telemetry::shutdown_token()).await?;
+    Ok(())
+}

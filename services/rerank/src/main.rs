@@ -1,0 +1,18 @@
+//! `ragmesh-rerank`: the rerank service alone in its process, configured by file
+//! (`--config PATH` or `RAGMESH_CONFIG`) and `RAGMESH__*` environment variables.
+
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings =
+        ragmesh_config::Settings::load(ragmesh_config::config_path_from_args().as_deref())?;
+    ragmesh_telemetry::init_logging(&settings.telemetry, "rerank")?;
+    let listen = settings.rerank.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    ragmesh_rerank::run(settings, listener, ragmesh_telemetry::shutdown_token()).await?;
+    Ok(())
+}

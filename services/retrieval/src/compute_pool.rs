@@ -1,0 +1,46 @@
+//! The service's own rayon pool for model and index work. Every blocking call (embedding,
+//! chunking, indexing, searching) runs in `spawn_blocking` inside this pool, so the services
+//! that share a process under `ragmesh up` cannot starve each other and the async runtime
+//! never blocks.
+
+use crate::RetrievalError;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct ComputePool {
+    pool: Arc<rayon::ThreadPool>,
+}
+
+impl std::fmt::Debug for ComputePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputePool").field("threads", &self.threads()).finish()
+    }
+}
+
+impl ComputePool {
+    /// `threads` = 0 means one per core.
+    pub fn new(threads: usize) -> Result<ComputePool, RetrievalError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("retrieval-{i}"))
+            .build()
+            .map_err(|e| RetrievalError::Pool(e.to_string()))?;
+        Ok(ComputePool { pool: Arc::new(pool) })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Runs `work` on the pool without blocking the async runtime.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, RetrievalError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, RetrievalError> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.pool);
+        tokio::task::spawn_blocking(move || pool.install(work))
+            .await
+            .map_err(|e| RetrievalError::Worker(e.to_string()))?
+    }
+}

@@ -1,0 +1,16 @@
+//! `ragmesh-retrieval`: the retrieval service as its own process, configured by file
+//! (`--config PATH` or `RAGMESH_CONFIG`) and `RAGMESH__*` environment variables.
+
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = ragmesh_config::Settings::load(ragmesh_config::config_path_from_args().as_deref())?;
+    ragmesh_telemetry::init_logging(&settings.telemetry, "retrieval")?;
+    let listen = settings.retrieval.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    ragmesh_retrieval::run(settings, listener, ragmesh_telemetry::shutdown_token()).await?;
+    Ok(())
+}

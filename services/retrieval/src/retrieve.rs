@@ -1,0 +1,179 @@
+//! The read RPCs: `Retrieve` (embed the query unless a vector is given, then search with
+//! the requested method), `Embed`, `ListCollections` and `ListDocuments`.
+
+use crate::ingest::to_metadata;
+use crate::{ComputePool, RetrievalError, RetrievalState};
+use ragmesh_core::validate_collection;
+use ragmesh_index::{Method, SearchHit, SearchRequest};
+use ragmesh_proto::{
+    CollectionInfo, DocumentInfo, EmbedRequest, EmbedResponse, ListCollectionsResponse, ListDocumentsRequest,
+    ListDocumentsResponse, RetrieveRequest, RetrieveResponse, ScoredChunk, Vector,
+};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest `k` a search may ask for.
+pub const MAX_K: u32 = 50;
+/// Longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 16_384;
+/// Most texts one `Embed` call may carry.
+pub const MAX_EMBED_TEXTS: usize = 1024;
+
+pub(crate) async fn retrieve(
+    state: &Arc<RetrievalState>,
+    pool: &ComputePool,
+    request: RetrieveRequest,
+) -> Result<RetrieveResponse, RetrievalError> {
+    let collection_name = validate_collection(&request.collection)?.to_string();
+    if !(1..=MAX_K).contains(&request.k) {
+        return Err(RetrievalError::invalid(format!("k must be in 1..={MAX_K}, got {}", request.k)));
+    }
+    let method = match ragmesh_proto::Method::try_from(request.method) {
+        Ok(ragmesh_proto::Method::Unspecified | ragmesh_proto::Method::Hybrid) => Method::Hybrid,
+        Ok(ragmesh_proto::Method::Vector) => Method::Vector,
+        Ok(ragmesh_proto::Method::Bm25) => Method::Bm25,
+        Err(_) => return Err(RetrievalError::invalid(format!("unknown method {}", request.method))),
+    };
+    let query_chars = request.query.chars().count();
+    if query_chars > MAX_QUERY_CHARS {
+        return Err(RetrievalError::invalid(format!(
+            "query has {query_chars} characters; at most {MAX_QUERY_CHARS}"
+        )));
+    }
+    let has_vector = !request.query_vector.is_empty();
+    if request.query.trim().is_empty() && (!has_vector || method == Method::Bm25) {
+        return Err(RetrievalError::invalid("query must not be empty"));
+    }
+    let dim = state.embedder.dim();
+    if has_vector && request.query_vector.len() != dim {
+        return Err(RetrievalError::invalid(format!(
+            "query_vector has {} dimensions; the model's vectors have {dim}",
+            request.query_vector.len()
+        )));
+    }
+    let state = Arc::clone(state);
+    pool.run(move || {
+        let collection = state.collections.get(&collection_name)?;
+        let mut steps = Vec::new();
+        let needs_vector = method != Method::Bm25;
+        let vector = if needs_vector && !has_vector {
+            let started = Instant::now();
+            let mut vectors = state.embedder.embed(&[request.query.as_str()])?;
+            steps.push(step("embed", started.elapsed().as_secs_f64() * 1e3));
+            vectors.pop()
+        } else {
+            None
+        };
+        let query_vector = vector.as_deref().or(has_vector.then_some(request.query_vector.as_slice()));
+        let filters = to_metadata(&request.filters);
+        let search = SearchRequest {
+            text: &request.query,
+            vector: query_vector,
+            k: request.k as usize,
+            method,
+            rrf_k: if request.rrf_k == 0 { state.rrf_k } else { request.rrf_k },
+            leg_depth_factor: state.leg_depth_factor,
+            filters: &filters,
+        };
+        let results = collection.search(&search)?;
+        let timings = results.timings;
+        steps.extend(timings.bm25_ms.map(|ms| step("bm25", ms)));
+        steps.extend(timings.vector_ms.map(|ms| step("vector", ms)));
+        steps.push(step("fusion", timings.fusion_ms));
+        for s in &steps {
+            metrics::histogram!("ragmesh_retrieval_step_seconds", "step" => s.name.clone()).record(s.ms / 1e3);
+        }
+        Ok(RetrieveResponse { chunks: results.hits.into_iter().map(scored_chunk).collect(), steps })
+    })
+    .await
+}
+
+pub(crate) async fn embed(
+    state: &Arc<RetrievalState>,
+    pool: &ComputePool,
+    request: EmbedRequest,
+) -> Result<EmbedResponse, RetrievalError> {
+    if request.texts.is_empty() {
+        return Err(RetrievalError::invalid("texts must not be empty"));
+    }
+    if request.texts.len() > MAX_EMBED_TEXTS {
+        return Err(RetrievalError::invalid(format!(
+            "{} texts given; at most {MAX_EMBED_TEXTS} per request",
+            request.texts.len()
+        )));
+    }
+    if let Some(i) = request.texts.iter().position(|t| t.trim().is_empty()) {
+        return Err(RetrievalError::invalid(format!("text {i} is empty")));
+    }
+    let state = Arc::clone(state);
+    pool.run(move || {
+        let texts: Vec<&str> = request.texts.iter().map(String::as_str).collect();
+        let vectors = state.embed_batched(&texts)?;
+        Ok(EmbedResponse {
+            vectors: vectors.into_iter().map(|values| Vector { values }).collect(),
+            model: state.embedder.model_name().to_string(),
+            dim: state.embedder.dim() as u32,
+        })
+    })
+    .await
+}
+
+pub(crate) async fn list_collections(
+    state: &Arc<RetrievalState>,
+    pool: &ComputePool,
+) -> Result<ListCollectionsResponse, RetrievalError> {
+    let state = Arc::clone(state);
+    pool.run(move || {
+        let collections = state
+            .collections
+            .list()?
+            .into_iter()
+            .map(|c| CollectionInfo { name: c.name, documents: c.documents as u32, chunks: c.chunks as u32 })
+            .collect();
+        Ok(ListCollectionsResponse { collections })
+    })
+    .await
+}
+
+pub(crate) async fn list_documents(
+    state: &Arc<RetrievalState>,
+    pool: &ComputePool,
+    request: ListDocumentsRequest,
+) -> Result<ListDocumentsResponse, RetrievalError> {
+    let collection_name = validate_collection(&request.collection)?.to_string();
+    let state = Arc::clone(state);
+    pool.run(move || {
+        let documents = state
+            .collections
+            .get(&collection_name)?
+            .documents()
+            .into_iter()
+            .map(|d| DocumentInfo {
+                source: d.source,
+                chunks: d.chunks as u32,
+                metadata: d.metadata.into_iter().collect(),
+            })
+            .collect();
+        Ok(ListDocumentsResponse { documents })
+    })
+    .await
+}
+
+fn step(name: &str, ms: f64) -> ragmesh_proto::StepTiming {
+    ragmesh_proto::StepTiming { name: name.to_string(), ms }
+}
+
+fn scored_chunk(hit: SearchHit) -> ScoredChunk {
+    ScoredChunk {
+        id: hit.id.to_hex(),
+        source: hit.source,
+        chunk_index: hit.chunk_index,
+        text: hit.text,
+        score: hit.score,
+        vector_score: hit.vector_score,
+        bm25_score: hit.bm25_score,
+        vector_rank: hit.vector_rank,
+        bm25_rank: hit.bm25_rank,
+        metadata: hit.metadata.into_iter().collect(),
+    }
+}
