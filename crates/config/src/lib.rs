@@ -80,6 +80,21 @@ impl Settings {
     }
 }
 
+/// The configuration file named by `--config PATH` (or `--config=PATH`) on the command line,
+/// else by `RAGMESH_CONFIG`. Service binaries take no other arguments.
+pub fn config_path_from_args() -> Option<std::path::PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            return args.next().map(Into::into);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(path.into());
+        }
+    }
+    std::env::var_os("RAGMESH_CONFIG").filter(|p| !p.is_empty()).map(Into::into)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,19 +127,4 @@ mod tests {
         let err = Settings::load_with_env(None, env(&[("RAGMESH__GATEWAY__DEFAULT_K", "0")]));
         assert!(err.is_err());
     }
-}
-
-/// The configuration file named by `--config PATH` (or `--config=PATH`) on the command line,
-/// else by `RAGMESH_CONFIG`. Service binaries take no other arguments.
-pub fn config_path_from_args() -> Option<std::path::PathBuf> {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--config" {
-            return args.next().map(Into::into);
-        }
-        if let Some(path) = arg.strip_prefix("--config=") {
-            return Some(path.into());
-        }
-    }
-    std::env::var_os("RAGMESH_CONFIG").filter(|p| !p.is_empty()).map(Into::into)
 }

@@ -32,8 +32,15 @@ fn main() -> BenchResult<()> {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![10_000, 100_000] } else { sizes };
-    println!("# hybrid_latency: {} cores, k={K}, {QUERIES} queries, dim={DIM}", rayon::current_num_threads());
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        sizes
+    };
+    println!(
+        "# hybrid_latency: {} cores, k={K}, {QUERIES} queries, dim={DIM}",
+        rayon::current_num_threads()
+    );
     for n in sizes {
         run(n)?;
     }
@@ -122,7 +129,11 @@ fn run(n: usize) -> BenchResult<()> {
 
 /// How many of the exact top-k the graph search returns.
 fn overlap_with_exact(collection: &ragmesh_index::Collection, query: &[f32]) -> BenchResult<usize> {
-    let graph: HashSet<ChunkId> = collection.vector(query, K, &Filters::new())?.iter().map(|h| h.id).collect();
+    let graph: HashSet<ChunkId> = collection
+        .vector(query, K, &Filters::new())?
+        .iter()
+        .map(|h| h.id)
+        .collect();
     let exact = collection.vector_exact(query, K)?;
     Ok(exact.iter().filter(|h| graph.contains(&h.id)).count())
 }
@@ -169,7 +180,12 @@ impl Corpus {
                 .collect();
             texts.push(words.join(" "));
         }
-        let mut corpus = Corpus { subtopics, texts, vectors, ids: Vec::new() };
+        let mut corpus = Corpus {
+            subtopics,
+            texts,
+            vectors,
+            ids: Vec::new(),
+        };
         corpus.ids = corpus
             .documents()
             .iter()
@@ -187,7 +203,11 @@ impl Corpus {
             .enumerate()
             .map(|(i, chunks)| DocumentInput {
                 source: format!("doc-{i:06}.txt"),
-                metadata: [("lang".to_string(), if i % 2 == 0 { "en" } else { "de" }.to_string())].into(),
+                metadata: [(
+                    "lang".to_string(),
+                    if i % 2 == 0 { "en" } else { "de" }.to_string(),
+                )]
+                .into(),
                 chunks: chunks.to_vec(),
             })
             .collect()
@@ -195,7 +215,10 @@ impl Corpus {
 
     fn query_text(&self, target: usize, rng: &mut SplitMix) -> String {
         let words: Vec<&str> = self.texts[target].split(' ').collect();
-        (0..4).map(|_| words[rng.below(words.len())]).collect::<Vec<_>>().join(" ")
+        (0..4)
+            .map(|_| words[rng.below(words.len())])
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn cluster_query(&self, rng: &mut SplitMix) -> Vec<f32> {
@@ -210,8 +233,13 @@ impl Corpus {
 
 /// A pronounceable synthetic word.
 fn word(i: usize, rng: &mut SplitMix) -> String {
-    const SYLLABLES: [&str; 16] = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "si", "pe", "da", "gu", "ho", "ze", "bi", "fa", "wu"];
-    let mut w: String = (0..2 + rng.below(3)).map(|_| SYLLABLES[rng.below(16)]).collect();
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ne", "ru", "ta", "vo", "si", "pe", "da", "gu", "ho", "ze", "bi", "fa",
+        "wu",
+    ];
+    let mut w: String = (0..2 + rng.below(3))
+        .map(|_| SYLLABLES[rng.below(16)])
+        .collect();
     w.push_str(&format!("{}", i % 97));
     w
 }

@@ -26,10 +26,13 @@ impl Catalog {
 
     /// Records one chunk (start-up scan); the first chunk seen sets the metadata.
     pub fn add_chunk(&mut self, source: &str, id: ChunkId, index: u32, metadata: &Metadata) {
-        let entry = self.documents.entry(source.to_string()).or_insert_with(|| DocumentEntry {
-            metadata: metadata.clone(),
-            chunks: BTreeMap::new(),
-        });
+        let entry = self
+            .documents
+            .entry(source.to_string())
+            .or_insert_with(|| DocumentEntry {
+                metadata: metadata.clone(),
+                chunks: BTreeMap::new(),
+            });
         if entry.chunks.insert(id, index).is_none() {
             self.chunks += 1;
         }
@@ -60,6 +63,7 @@ impl Catalog {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -71,7 +75,10 @@ mod tests {
         catalog.add_chunk("a", ChunkId(2), 1, &meta);
         catalog.add_chunk("b", ChunkId(3), 0, &meta);
         assert_eq!((catalog.document_count(), catalog.chunk_count()), (2, 3));
-        let replacement = DocumentEntry { metadata: meta.clone(), chunks: [(ChunkId(9), 0)].into() };
+        let replacement = DocumentEntry {
+            metadata: meta.clone(),
+            chunks: [(ChunkId(9), 0)].into(),
+        };
         catalog.set("a", replacement.clone());
         assert_eq!((catalog.document_count(), catalog.chunk_count()), (2, 2));
         assert_eq!(catalog.get("a"), Some(&replacement));

@@ -62,6 +62,7 @@ impl std::fmt::Display for ChunkId {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -74,7 +75,10 @@ mod tests {
         assert_ne!(base, ChunkId::derive("c", "s", "text2", 0));
         assert_ne!(base, ChunkId::derive("c", "s", "text", 1));
         // Length prefixes keep ("ab","c") and ("a","bc") apart.
-        assert_ne!(ChunkId::derive("ab", "c", "t", 0), ChunkId::derive("a", "bc", "t", 0));
+        assert_ne!(
+            ChunkId::derive("ab", "c", "t", 0),
+            ChunkId::derive("a", "bc", "t", 0)
+        );
     }
 
     #[test]

@@ -52,7 +52,10 @@ impl Chunker {
                 "chunk size {max_tokens} with overlap {overlap_tokens}: the overlap must be smaller than the size"
             )));
         }
-        Ok(Chunker { max_tokens, overlap_tokens })
+        Ok(Chunker {
+            max_tokens,
+            overlap_tokens,
+        })
     }
 
     pub fn max_tokens(&self) -> usize {
@@ -76,10 +79,22 @@ impl Chunker {
         let mut start = 0;
         loop {
             let hard_end = (start + self.max_tokens).min(n);
-            let end = if hard_end == n { n } else { self.choose_end(start, hard_end, &boundaries) };
-            let last_byte = pieces[start..end].iter().map(|p| p.1).max().unwrap_or(pieces[start].1);
+            let end = if hard_end == n {
+                n
+            } else {
+                self.choose_end(start, hard_end, &boundaries)
+            };
+            let last_byte = pieces[start..end]
+                .iter()
+                .map(|p| p.1)
+                .max()
+                .unwrap_or(pieces[start].1);
             let bytes = pieces[start].0..last_byte;
-            chunks.push(TextChunk { text: &text[bytes.clone()], bytes, tokens: start..end });
+            chunks.push(TextChunk {
+                text: &text[bytes.clone()],
+                bytes,
+                tokens: start..end,
+            });
             if end == n {
                 return Ok(chunks);
             }
@@ -101,7 +116,11 @@ impl Chunker {
         (half..=hard_end)
             .rev()
             .find(|&c| boundaries[c] >= Boundary::Word)
-            .or_else(|| (start + 1..=hard_end).rev().find(|&c| boundaries[c] > Boundary::Overlap))
+            .or_else(|| {
+                (start + 1..=hard_end)
+                    .rev()
+                    .find(|&c| boundaries[c] > Boundary::Overlap)
+            })
             .unwrap_or(hard_end)
     }
 
@@ -137,7 +156,9 @@ fn valid_pieces(text: &str, offsets: &[(usize, usize)]) -> Result<Vec<(usize, us
             )));
         }
         if pieces.last().is_some_and(|&(last_start, _)| s < last_start) {
-            return Err(IndexError::BadOffsets(format!("piece {s}..{e} starts before the previous piece")));
+            return Err(IndexError::BadOffsets(format!(
+                "piece {s}..{e} starts before the previous piece"
+            )));
         }
         pieces.push((s, e));
     }
@@ -181,6 +202,7 @@ fn ends_sentence(text: &str, pieces: &[(usize, usize)], p: usize) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -210,7 +232,10 @@ mod tests {
     #[test]
     fn short_text_is_one_chunk_without_surrounding_whitespace() {
         let text = "  Hello world.  ";
-        let chunks = Chunker::new(10, 2).unwrap().chunk(text, &pieces(text)).unwrap();
+        let chunks = Chunker::new(10, 2)
+            .unwrap()
+            .chunk(text, &pieces(text))
+            .unwrap();
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].text, "Hello world.");
         assert_eq!(chunks[0].tokens, 0..3);
@@ -244,11 +269,17 @@ mod tests {
     fn prefers_a_paragraph_then_a_sentence_end_late_in_the_window() {
         // 20-piece windows: the late zone is pieces 15..=20.
         let sentence = "a b c d e f g h i j k l m n o p. q r s t u v w x y z";
-        let chunks = Chunker::new(20, 0).unwrap().chunk(sentence, &pieces(sentence)).unwrap();
+        let chunks = Chunker::new(20, 0)
+            .unwrap()
+            .chunk(sentence, &pieces(sentence))
+            .unwrap();
         assert!(chunks[0].text.ends_with("p."), "{:?}", chunks[0].text);
 
         let para = "a b c d e f g h i j k l m n o. p\n\nq r s t u v w x y z";
-        let chunks = Chunker::new(20, 0).unwrap().chunk(para, &pieces(para)).unwrap();
+        let chunks = Chunker::new(20, 0)
+            .unwrap()
+            .chunk(para, &pieces(para))
+            .unwrap();
         assert!(chunks[0].text.ends_with('p'), "{:?}", chunks[0].text);
         assert!(chunks[1].text.starts_with('q'));
     }
@@ -256,7 +287,10 @@ mod tests {
     #[test]
     fn ignores_boundaries_early_in_the_window() {
         let text = "a b. c d e f g h i j k l m n o p q r s t u v w x y z";
-        let chunks = Chunker::new(20, 0).unwrap().chunk(text, &pieces(text)).unwrap();
+        let chunks = Chunker::new(20, 0)
+            .unwrap()
+            .chunk(text, &pieces(text))
+            .unwrap();
         assert_eq!(chunks[0].tokens, 0..20);
     }
 
@@ -264,11 +298,25 @@ mod tests {
     fn never_splits_a_word_when_a_word_boundary_exists() {
         // "abc" is three touching pieces (like word pieces); a window of 5 would end inside it.
         let text = "x y zz abc q r s";
-        let offsets = vec![(0, 1), (2, 3), (4, 6), (7, 8), (8, 9), (9, 10), (11, 12), (13, 14), (15, 16)];
+        let offsets = vec![
+            (0, 1),
+            (2, 3),
+            (4, 6),
+            (7, 8),
+            (8, 9),
+            (9, 10),
+            (11, 12),
+            (13, 14),
+            (15, 16),
+        ];
         let chunks = Chunker::new(5, 1).unwrap().chunk(text, &offsets).unwrap();
         assert_eq!(chunks[0].text, "x y zz");
         // The overlap moves back to the start of a word rather than starting mid-word.
-        assert!(chunks.iter().all(|c| !c.text.starts_with('b') && !c.text.starts_with('c')));
+        assert!(
+            chunks
+                .iter()
+                .all(|c| !c.text.starts_with('b') && !c.text.starts_with('c'))
+        );
         assert_eq!(chunks.last().unwrap().bytes.end, text.len());
     }
 
@@ -284,7 +332,10 @@ mod tests {
     #[test]
     fn multibyte_text_stays_on_char_boundaries() {
         let text = "héllo wörld ça va. überall grüße";
-        let chunks = Chunker::new(3, 1).unwrap().chunk(text, &pieces(text)).unwrap();
+        let chunks = Chunker::new(3, 1)
+            .unwrap()
+            .chunk(text, &pieces(text))
+            .unwrap();
         for c in &chunks {
             assert_eq!(c.text, &text[c.bytes.clone()]);
         }
@@ -298,15 +349,23 @@ mod tests {
         assert!(chunker.chunk("é", &[(0, 1)]).is_err());
         assert!(chunker.chunk("abcd", &[(2, 3), (0, 1)]).is_err());
         // Overlapping pieces (one character split in several) are kept together.
-        let chunks = chunker.chunk("ab cd", &[(0, 2), (0, 2), (1, 2), (3, 5)]).unwrap();
-        assert_eq!(chunks.iter().map(|c| c.text).collect::<Vec<_>>(), ["ab", "cd"]);
+        let chunks = chunker
+            .chunk("ab cd", &[(0, 2), (0, 2), (1, 2), (3, 5)])
+            .unwrap();
+        assert_eq!(
+            chunks.iter().map(|c| c.text).collect::<Vec<_>>(),
+            ["ab", "cd"]
+        );
         assert!(Chunker::new(3, 3).is_err());
     }
 
     #[test]
     fn always_makes_progress_with_large_overlap() {
         let text: String = (0..50).map(|i| format!("w{i}. ")).collect();
-        let chunks = Chunker::new(4, 3).unwrap().chunk(&text, &pieces(&text)).unwrap();
+        let chunks = Chunker::new(4, 3)
+            .unwrap()
+            .chunk(&text, &pieces(&text))
+            .unwrap();
         for pair in chunks.windows(2) {
             assert!(pair[1].tokens.start > pair[0].tokens.start);
         }

@@ -84,7 +84,9 @@ pub struct Collection {
 
 impl std::fmt::Debug for Collection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collection").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Collection")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,7 +119,10 @@ impl Collection {
             Ok(())
         })?;
         if let Some(e) = dim_error {
-            return Err(IndexError::CorruptLog { path: log_path(dir).display().to_string(), reason: e.to_string() });
+            return Err(IndexError::CorruptLog {
+                path: log_path(dir).display().to_string(),
+                reason: e.to_string(),
+            });
         }
 
         // Reconcile: keep exactly the chunks present in both stores.
@@ -131,7 +136,8 @@ impl Collection {
             }
             catalog.add_chunk(&chunk.source, chunk.id, chunk.chunk_index, &chunk.metadata);
         }
-        let orphan_vectors: Vec<ChunkId> = vectors.live_ids().filter(|id| !seen.contains(id)).collect();
+        let orphan_vectors: Vec<ChunkId> =
+            vectors.live_ids().filter(|id| !seen.contains(id)).collect();
         if !orphan_documents.is_empty() {
             for id in &orphan_documents {
                 index_writer.delete_term(text.id_term(*id));
@@ -140,7 +146,10 @@ impl Collection {
             text.reload()?;
         }
         if !orphan_vectors.is_empty() {
-            let deletes: Vec<VectorRecord> = orphan_vectors.iter().map(|&id| VectorRecord::Delete { id }).collect();
+            let deletes: Vec<VectorRecord> = orphan_vectors
+                .iter()
+                .map(|&id| VectorRecord::Delete { id })
+                .collect();
             log.append(&deletes)?;
             for id in &orphan_vectors {
                 vectors.remove(*id);
@@ -153,7 +162,9 @@ impl Collection {
             orphan_documents: orphan_documents.len(),
             orphan_vectors: orphan_vectors.len(),
         };
-        if open_report.orphan_documents + open_report.orphan_vectors > 0 || replay.truncated_bytes > 0 {
+        if open_report.orphan_documents + open_report.orphan_vectors > 0
+            || replay.truncated_bytes > 0
+        {
             tracing::warn!(
                 collection = name,
                 orphan_documents = open_report.orphan_documents,
@@ -167,7 +178,10 @@ impl Collection {
             text,
             vectors: RwLock::new(vectors),
             catalog: RwLock::new(catalog),
-            writer: Mutex::new(Writer { index_writer: Some(index_writer), log }),
+            writer: Mutex::new(Writer {
+                index_writer: Some(index_writer),
+                log,
+            }),
             open_report,
         };
         collection.compact_if_needed(&mut collection.writer.lock())?;
@@ -220,7 +234,11 @@ impl Collection {
     pub fn chunk_ids(&self, source: &str) -> Option<Vec<ChunkId>> {
         let catalog = self.catalog.read();
         let entry = catalog.get(source)?;
-        let mut chunks: Vec<(u32, ChunkId)> = entry.chunks.iter().map(|(id, index)| (*index, *id)).collect();
+        let mut chunks: Vec<(u32, ChunkId)> = entry
+            .chunks
+            .iter()
+            .map(|(id, index)| (*index, *id))
+            .collect();
         chunks.sort();
         Some(chunks.into_iter().map(|(_, id)| id).collect())
     }

@@ -7,7 +7,9 @@ use crate::collection::Collection;
 use crate::fusion::{FusedHit, LegPosition, reciprocal_rank_fusion};
 use crate::metadata::validate_entries;
 use crate::vector_index::normalized;
-use crate::{Filters, IndexError, LegHit, Method, SearchHit, SearchRequest, SearchResults, StepTimings};
+use crate::{
+    Filters, IndexError, LegHit, Method, SearchHit, SearchRequest, SearchResults, StepTimings,
+};
 use std::time::Instant;
 use tantivy::Searcher;
 use tantivy::query::Query;
@@ -24,7 +26,9 @@ impl Collection {
             (false, _) => None,
             (true, Some(v)) => Some(normalized(v)?),
             (true, None) => {
-                return Err(IndexError::invalid("vector and hybrid search need a query vector"));
+                return Err(IndexError::invalid(
+                    "vector and hybrid search need a query vector",
+                ));
             }
         };
         if let Some(v) = &query_vector {
@@ -33,8 +37,14 @@ impl Collection {
         let searcher = self.text.searcher();
         let depth = request.leg_depth();
         let filter = self.text.filter_query(request.filters);
-        let bm25_leg = || timed(|| self.text.bm25(&searcher, request.text, depth, request.filters));
-        let vector_leg = |v: &[f32]| timed(|| self.vector_leg(&searcher, v, depth, filter.as_deref()));
+        let bm25_leg = || {
+            timed(|| {
+                self.text
+                    .bm25(&searcher, request.text, depth, request.filters)
+            })
+        };
+        let vector_leg =
+            |v: &[f32]| timed(|| self.vector_leg(&searcher, v, depth, filter.as_deref()));
         let mut timings = StepTimings::default();
         let (bm25, vector) = match (request.method, query_vector.as_deref()) {
             (Method::Hybrid, Some(v)) => {
@@ -62,12 +72,22 @@ impl Collection {
     }
 
     /// The BM25 leg alone: the best `depth` chunks for `text`, best first.
-    pub fn bm25(&self, text: &str, depth: usize, filters: &Filters) -> Result<Vec<LegHit>, IndexError> {
+    pub fn bm25(
+        &self,
+        text: &str,
+        depth: usize,
+        filters: &Filters,
+    ) -> Result<Vec<LegHit>, IndexError> {
         self.text.bm25(&self.text.searcher(), text, depth, filters)
     }
 
     /// The vector leg alone: the `depth` chunks most similar to `query`, best first.
-    pub fn vector(&self, query: &[f32], depth: usize, filters: &Filters) -> Result<Vec<LegHit>, IndexError> {
+    pub fn vector(
+        &self,
+        query: &[f32],
+        depth: usize,
+        filters: &Filters,
+    ) -> Result<Vec<LegHit>, IndexError> {
         let query = normalized(query)?;
         self.vectors.read().check_dim(query.len(), &self.name)?;
         let searcher = self.text.searcher();
@@ -90,13 +110,20 @@ impl Collection {
         depth: usize,
         filter: Option<&dyn Query>,
     ) -> Result<Vec<LegHit>, IndexError> {
-        let allowed = filter.map(|f| self.text.matching_ids(searcher, f)).transpose()?;
+        let allowed = filter
+            .map(|f| self.text.matching_ids(searcher, f))
+            .transpose()?;
         Ok(self.vectors.read().search(query, depth, allowed.as_ref()))
     }
 
     /// Loads the best `k` ranked chunks. A chunk deleted since the legs ran is skipped and
     /// the next one takes its place.
-    fn hydrate(&self, searcher: &Searcher, ranked: &[FusedHit], k: usize) -> Result<Vec<SearchHit>, IndexError> {
+    fn hydrate(
+        &self,
+        searcher: &Searcher,
+        ranked: &[FusedHit],
+        k: usize,
+    ) -> Result<Vec<SearchHit>, IndexError> {
         let mut hits = Vec::with_capacity(k.min(ranked.len()));
         let mut next = 0;
         while hits.len() < k && next < ranked.len() {
@@ -105,7 +132,9 @@ impl Collection {
             let ids: Vec<_> = batch.iter().map(|h| h.id).collect();
             let mut stored = self.text.fetch(searcher, &ids)?;
             for fused in batch {
-                let Some(chunk) = stored.remove(&fused.id) else { continue };
+                let Some(chunk) = stored.remove(&fused.id) else {
+                    continue;
+                };
                 hits.push(SearchHit {
                     id: fused.id,
                     source: chunk.source,
@@ -129,7 +158,10 @@ fn single_leg(hits: &[LegHit], is_bm25: bool) -> Vec<FusedHit> {
     hits.iter()
         .enumerate()
         .map(|(i, hit)| {
-            let position = Some(LegPosition { rank: i as u32 + 1, score: hit.score });
+            let position = Some(LegPosition {
+                rank: i as u32 + 1,
+                score: hit.score,
+            });
             FusedHit {
                 id: hit.id,
                 score: f64::from(hit.score),

@@ -14,7 +14,10 @@ const DIM: usize = 4;
 fn vector_for(text: &str) -> Vec<f32> {
     // One axis per topic word, enough to make the vector leg discriminate.
     let axes = ["alpha", "beta", "gamma", "delta"];
-    let mut v: Vec<f32> = axes.iter().map(|a| if text.contains(a) { 1.0 } else { 0.01 }).collect();
+    let mut v: Vec<f32> = axes
+        .iter()
+        .map(|a| if text.contains(a) { 1.0 } else { 0.01 })
+        .collect();
     v[0] += 0.001;
     v
 }
@@ -24,7 +27,11 @@ fn embed(texts: &[&str]) -> Result<Vec<Vec<f32>>, IndexError> {
 }
 
 fn document(source: &str, text: &str) -> DocumentInput {
-    DocumentInput { source: source.into(), metadata: Default::default(), chunks: vec![text.into()] }
+    DocumentInput {
+        source: source.into(),
+        metadata: Default::default(),
+        chunks: vec![text.into()],
+    }
 }
 
 fn ids(collection: &Collection, method: Method, query: &str) -> Vec<ChunkId> {
@@ -39,13 +46,25 @@ fn ids(collection: &Collection, method: Method, query: &str) -> Vec<ChunkId> {
         leg_depth_factor: 4,
         filters: &filters,
     };
-    collection.search(&request).unwrap().hits.iter().map(|h| h.id).collect()
+    collection
+        .search(&request)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| h.id)
+        .collect()
 }
 
 fn seeded(dir: &Path) -> Collection {
     let collection = Collection::open(dir, "c").unwrap();
     collection
-        .upsert(vec![document("a.md", "alpha notes"), document("b.md", "beta notes")], embed)
+        .upsert(
+            vec![
+                document("a.md", "alpha notes"),
+                document("b.md", "beta notes"),
+            ],
+            embed,
+        )
         .unwrap();
     collection
 }
@@ -61,11 +80,24 @@ fn a_vector_logged_without_its_document_is_removed_on_open() {
     drop(seeded(dir.path()));
     // Crash after step 1 of an upsert: the vector is durable, the text commit never happened.
     let ghost = ChunkId::derive("c", "ghost.md", "gamma notes", 0);
-    append(dir.path(), &[VectorRecord::Put { id: ghost, vector: vector_for("gamma") }]);
+    append(
+        dir.path(),
+        &[VectorRecord::Put {
+            id: ghost,
+            vector: vector_for("gamma"),
+        }],
+    );
 
     let collection = Collection::open(dir.path(), "c").unwrap();
     let report = collection.open_report();
-    assert_eq!((report.orphan_vectors, report.orphan_documents, report.chunks), (1, 0, 2));
+    assert_eq!(
+        (
+            report.orphan_vectors,
+            report.orphan_documents,
+            report.chunks
+        ),
+        (1, 0, 2)
+    );
     assert!(!ids(&collection, Method::Vector, "gamma").contains(&ghost));
     assert_eq!(collection.vector_slots().0, 2);
     drop(collection);
@@ -86,9 +118,15 @@ fn a_document_whose_vector_is_gone_is_removed_on_open() {
     let collection = Collection::open(dir.path(), "c").unwrap();
     assert_eq!(collection.open_report().orphan_documents, 1);
     for method in [Method::Bm25, Method::Vector, Method::Hybrid] {
-        assert!(!ids(&collection, method, "beta notes").contains(&beta), "{method:?}");
+        assert!(
+            !ids(&collection, method, "beta notes").contains(&beta),
+            "{method:?}"
+        );
     }
-    assert_eq!((collection.info().documents, collection.info().chunks), (1, 1));
+    assert_eq!(
+        (collection.info().documents, collection.info().chunks),
+        (1, 1)
+    );
     drop(collection);
     let collection = Collection::open(dir.path(), "c").unwrap();
     assert_eq!(collection.open_report().orphan_documents, 0);
@@ -98,14 +136,20 @@ fn a_document_whose_vector_is_gone_is_removed_on_open() {
 fn a_torn_log_record_is_cut_and_the_rest_reconciled() {
     let dir = tempfile::tempdir().unwrap();
     drop(seeded(dir.path()));
-    let mut file = std::fs::OpenOptions::new().append(true).open(log_path(dir.path())).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log_path(dir.path()))
+        .unwrap();
     file.write_all(&[200, 1, 0, 0, 7, 7]).unwrap();
     drop(file);
     let collection = Collection::open(dir.path(), "c").unwrap();
     let report = collection.open_report();
     assert_eq!(report.log_truncated_bytes, 6);
     assert_eq!(report.chunks, 2);
-    assert_eq!(ids(&collection, Method::Hybrid, "alpha")[0], collection.chunk_ids("a.md").unwrap()[0]);
+    assert_eq!(
+        ids(&collection, Method::Hybrid, "alpha")[0],
+        collection.chunk_ids("a.md").unwrap()[0]
+    );
 }
 
 #[test]
@@ -117,9 +161,18 @@ fn results_are_identical_after_reopen_and_the_vector_dimension_is_enforced() {
         .map(|m| ids(&collection, *m, "alpha beta notes"))
         .collect();
     let err = collection
-        .upsert(vec![document("c.md", "gamma")], |_: &[&str]| Ok::<_, IndexError>(vec![vec![1.0; DIM + 1]]))
+        .upsert(vec![document("c.md", "gamma")], |_: &[&str]| {
+            Ok::<_, IndexError>(vec![vec![1.0; DIM + 1]])
+        })
         .unwrap_err();
-    assert!(matches!(err, IndexError::DimensionMismatch { expected: DIM, got: 5, .. }));
+    assert!(matches!(
+        err,
+        IndexError::DimensionMismatch {
+            expected: DIM,
+            got: 5,
+            ..
+        }
+    ));
     drop(collection);
     let collection = Collection::open(dir.path(), "c").unwrap();
     let after: Vec<_> = [Method::Bm25, Method::Vector, Method::Hybrid]

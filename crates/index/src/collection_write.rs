@@ -78,11 +78,22 @@ impl Collection {
         validate_documents(&documents)?;
         let mut writer = self.writer.lock();
         let plans = self.plan(documents);
-        let new_chunks: Vec<&PlannedChunk> = plans.iter().flat_map(|p| p.chunks.iter().filter(|c| c.new)).collect();
+        let new_chunks: Vec<&PlannedChunk> = plans
+            .iter()
+            .flat_map(|p| p.chunks.iter().filter(|c| c.new))
+            .collect();
         let texts: Vec<&str> = new_chunks.iter().map(|c| c.text.as_str()).collect();
-        let vectors = if texts.is_empty() { Vec::new() } else { embed(&texts)? };
+        let vectors = if texts.is_empty() {
+            Vec::new()
+        } else {
+            embed(&texts)?
+        };
         if vectors.len() != texts.len() {
-            return Err(IndexError::EmbeddingCount { expected: texts.len(), got: vectors.len() }.into());
+            return Err(IndexError::EmbeddingCount {
+                expected: texts.len(),
+                got: vectors.len(),
+            }
+            .into());
         }
         let mut puts = Vec::with_capacity(vectors.len());
         {
@@ -92,9 +103,15 @@ impl Collection {
                 if let Some(first) = puts.first().map(|p: &VectorRecord| put_len(p))
                     && first != vector.len()
                 {
-                    return Err(IndexError::invalid("embedding returned vectors of different lengths").into());
+                    return Err(IndexError::invalid(
+                        "embedding returned vectors of different lengths",
+                    )
+                    .into());
                 }
-                puts.push(VectorRecord::Put { id: chunk.id, vector: normalized(vector)? });
+                puts.push(VectorRecord::Put {
+                    id: chunk.id,
+                    vector: normalized(vector)?,
+                });
             }
         }
         Ok(self.apply(&mut writer, &plans, puts)?)
@@ -121,7 +138,8 @@ impl Collection {
             return Err(e.into());
         }
         let reloaded = self.text.reload();
-        let deletes: Vec<VectorRecord> = ids.iter().map(|&id| VectorRecord::Delete { id }).collect();
+        let deletes: Vec<VectorRecord> =
+            ids.iter().map(|&id| VectorRecord::Delete { id }).collect();
         let logged = writer.log.append(&deletes);
         {
             let mut vectors = self.vectors.write();
@@ -164,15 +182,31 @@ impl Collection {
                     .collect();
                 let keep: HashSet<ChunkId> = ids.iter().copied().collect();
                 let stale = stored
-                    .map(|s| s.chunks.keys().filter(|id| !keep.contains(id)).copied().collect())
+                    .map(|s| {
+                        s.chunks
+                            .keys()
+                            .filter(|id| !keep.contains(id))
+                            .copied()
+                            .collect()
+                    })
                     .unwrap_or_default();
-                DocumentPlan { source: doc.source, metadata: doc.metadata, chunks, stale }
+                DocumentPlan {
+                    source: doc.source,
+                    metadata: doc.metadata,
+                    chunks,
+                    stale,
+                }
             })
             .collect()
     }
 
     /// Steps 1-4 of the module docs for planned documents with their new vectors.
-    fn apply(&self, writer: &mut Writer, plans: &[DocumentPlan], puts: Vec<VectorRecord>) -> Result<UpsertReport, IndexError> {
+    fn apply(
+        &self,
+        writer: &mut Writer,
+        plans: &[DocumentPlan],
+        puts: Vec<VectorRecord>,
+    ) -> Result<UpsertReport, IndexError> {
         // 1. New vectors, durable, staged in the graph but not yet searchable.
         writer.log.append(&puts)?;
         let staged = {
@@ -191,7 +225,11 @@ impl Collection {
         // 2. Text index.
         let index_writer = writer.index_writer()?;
         for plan in plans {
-            for id in plan.stale.iter().chain(plan.chunks.iter().filter(|c| c.rewrite).map(|c| &c.id)) {
+            for id in plan
+                .stale
+                .iter()
+                .chain(plan.chunks.iter().filter(|c| c.rewrite).map(|c| &c.id))
+            {
                 index_writer.delete_term(self.text.id_term(*id));
             }
             for chunk in plan.chunks.iter().filter(|c| c.new || c.rewrite) {
@@ -209,7 +247,10 @@ impl Collection {
             let _ = index_writer.rollback();
             // The staged slots stay dead; their log records are cancelled (or, should that
             // fail too, removed by reconciliation on the next open).
-            let cancel: Vec<VectorRecord> = puts.iter().map(|p| VectorRecord::Delete { id: put_id(p) }).collect();
+            let cancel: Vec<VectorRecord> = puts
+                .iter()
+                .map(|p| VectorRecord::Delete { id: put_id(p) })
+                .collect();
             let _ = writer.log.append(&cancel);
             return Err(e.into());
         }
@@ -217,7 +258,10 @@ impl Collection {
 
         // 3. Stale vectors.
         let stale: Vec<ChunkId> = plans.iter().flat_map(|p| p.stale.iter().copied()).collect();
-        let deletes: Vec<VectorRecord> = stale.iter().map(|&id| VectorRecord::Delete { id }).collect();
+        let deletes: Vec<VectorRecord> = stale
+            .iter()
+            .map(|&id| VectorRecord::Delete { id })
+            .collect();
         let logged = writer.log.append(&deletes);
 
         // 4. Memory.
@@ -228,15 +272,25 @@ impl Collection {
                 vectors.remove(*id);
             }
         }
-        let mut report = UpsertReport { documents: plans.len(), ..UpsertReport::default() };
+        let mut report = UpsertReport {
+            documents: plans.len(),
+            ..UpsertReport::default()
+        };
         {
             let mut catalog = self.catalog.write();
             for plan in plans {
-                let chunks: BTreeMap<ChunkId, u32> = plan.chunks.iter().map(|c| (c.id, c.index)).collect();
+                let chunks: BTreeMap<ChunkId, u32> =
+                    plan.chunks.iter().map(|c| (c.id, c.index)).collect();
                 report.chunks += chunks.len();
                 report.chunks_added += plan.chunks.iter().filter(|c| c.new).count();
                 report.chunks_removed += plan.stale.len();
-                catalog.set(&plan.source, DocumentEntry { metadata: plan.metadata.clone(), chunks });
+                catalog.set(
+                    &plan.source,
+                    DocumentEntry {
+                        metadata: plan.metadata.clone(),
+                        chunks,
+                    },
+                );
             }
         }
         reloaded?;
@@ -283,10 +337,16 @@ fn validate_documents(documents: &[DocumentInput]) -> Result<(), IndexError> {
             return Err(IndexError::invalid("a document has an empty source"));
         }
         if !sources.insert(doc.source.as_str()) {
-            return Err(IndexError::invalid(format!("source '{}' appears twice in one request", doc.source)));
+            return Err(IndexError::invalid(format!(
+                "source '{}' appears twice in one request",
+                doc.source
+            )));
         }
         if doc.chunks.is_empty() || doc.chunks.iter().any(|c| c.trim().is_empty()) {
-            return Err(IndexError::invalid(format!("document '{}' has no text to index", doc.source)));
+            return Err(IndexError::invalid(format!(
+                "document '{}' has no text to index",
+                doc.source
+            )));
         }
         validate_entries(&doc.metadata, "metadata")?;
     }

@@ -15,9 +15,16 @@ pub enum IndexError {
     #[error("collection '{0}' does not exist")]
     CollectionNotFound(String),
     #[error("source '{source_name}' does not exist in collection '{collection}'")]
-    SourceNotFound { collection: String, source_name: String },
+    SourceNotFound {
+        collection: String,
+        source_name: String,
+    },
     #[error("vector has {got} dimensions, collection '{collection}' holds {expected}")]
-    DimensionMismatch { collection: String, expected: usize, got: usize },
+    DimensionMismatch {
+        collection: String,
+        expected: usize,
+        got: usize,
+    },
     #[error("word-piece offsets do not describe the text: {0}")]
     BadOffsets(String),
     #[error("embedding returned {got} vectors for {expected} texts")]
@@ -27,7 +34,10 @@ pub enum IndexError {
     #[error("text index directory: {0}")]
     OpenDirectory(#[from] tantivy::directory::error::OpenDirectoryError),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("vector log {path}: {reason}")]
     CorruptLog { path: String, reason: String },
     #[error("index task failed: {0}")]
@@ -37,7 +47,10 @@ pub enum IndexError {
 impl IndexError {
     /// An I/O error with what was being done when it happened.
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> IndexError {
-        IndexError::Io { context: context.into(), source }
+        IndexError::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> IndexError {
@@ -52,7 +65,9 @@ impl Classify for IndexError {
             IndexError::InvalidArgument(_) | IndexError::DimensionMismatch { .. } => {
                 ErrorCode::InvalidArgument
             }
-            IndexError::CollectionNotFound(_) | IndexError::SourceNotFound { .. } => ErrorCode::NotFound,
+            IndexError::CollectionNotFound(_) | IndexError::SourceNotFound { .. } => {
+                ErrorCode::NotFound
+            }
             IndexError::BadOffsets(_)
             | IndexError::EmbeddingCount { .. }
             | IndexError::Tantivy(_)

@@ -29,11 +29,23 @@ pub fn reciprocal_rank_fusion(bm25: &[LegHit], vector: &[LegHit], rrf_k: u32) ->
     let mut add = |hits: &[LegHit], is_bm25: bool| {
         for (i, hit) in hits.iter().enumerate() {
             let rank = i as u32 + 1;
-            let entry = fused.entry(hit.id).or_insert(FusedHit { id: hit.id, score: 0.0, bm25: None, vector: None });
-            let slot = if is_bm25 { &mut entry.bm25 } else { &mut entry.vector };
+            let entry = fused.entry(hit.id).or_insert(FusedHit {
+                id: hit.id,
+                score: 0.0,
+                bm25: None,
+                vector: None,
+            });
+            let slot = if is_bm25 {
+                &mut entry.bm25
+            } else {
+                &mut entry.vector
+            };
             // A leg lists a chunk once; should it repeat, its best rank counts.
             if slot.is_none() {
-                *slot = Some(LegPosition { rank, score: hit.score });
+                *slot = Some(LegPosition {
+                    rank,
+                    score: hit.score,
+                });
                 entry.score += 1.0 / (f64::from(rrf_k) + f64::from(rank));
             }
         }
@@ -46,11 +58,17 @@ pub fn reciprocal_rank_fusion(bm25: &[LegHit], vector: &[LegHit], rrf_k: u32) ->
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn leg(ids: &[u64]) -> Vec<LegHit> {
-        ids.iter().map(|&id| LegHit { id: ChunkId(id), score: 1.0 / (id as f32 + 1.0) }).collect()
+        ids.iter()
+            .map(|&id| LegHit {
+                id: ChunkId(id),
+                score: 1.0 / (id as f32 + 1.0),
+            })
+            .collect()
     }
 
     #[test]
@@ -63,7 +81,13 @@ mod tests {
         assert!((by_id(4).score - 1.0 / 63.0).abs() < 1e-12);
         let order: Vec<u64> = fused.iter().map(|h| h.id.0).collect();
         assert_eq!(order, [1, 3, 2, 4]);
-        assert_eq!(by_id(3).bm25, Some(LegPosition { rank: 3, score: 0.25 }));
+        assert_eq!(
+            by_id(3).bm25,
+            Some(LegPosition {
+                rank: 3,
+                score: 0.25
+            })
+        );
         assert_eq!(by_id(3).vector.map(|p| p.rank), Some(1));
         assert_eq!(by_id(4).bm25, None);
     }

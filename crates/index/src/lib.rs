@@ -12,6 +12,7 @@ mod chunker;
 mod collection;
 mod collection_search;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod collection_tests;
 mod collection_write;
 mod error;
@@ -31,5 +32,7 @@ pub use collection_write::{DocumentInput, UpsertReport};
 pub use error::IndexError;
 pub use metadata::{Filters, Metadata, SOURCE_FILTER_KEY, validate_entries};
 pub use registry::Collections;
-pub use results::{LegHit, MIN_LEG_DEPTH, Method, SearchHit, SearchRequest, SearchResults, StepTimings};
+pub use results::{
+    LegHit, MIN_LEG_DEPTH, Method, SearchHit, SearchRequest, SearchResults, StepTimings,
+};
 pub use vector_index::{dot, ef_search, normalized};

@@ -34,7 +34,9 @@ pub fn validate_entries(entries: &BTreeMap<String, String>, what: &str) -> Resul
             )));
         }
         if key.chars().any(char::is_control) {
-            return Err(IndexError::invalid(format!("{what}: key {key:?} contains control characters")));
+            return Err(IndexError::invalid(format!(
+                "{what}: key {key:?} contains control characters"
+            )));
         }
         if value.len() > MAX_METADATA_VALUE_BYTES {
             return Err(IndexError::invalid(format!(
@@ -46,6 +48,7 @@ pub fn validate_entries(entries: &BTreeMap<String, String>, what: &str) -> Resul
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

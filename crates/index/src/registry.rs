@@ -16,7 +16,9 @@ pub struct Collections {
 
 impl std::fmt::Debug for Collections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collections").field("root", &self.root).finish_non_exhaustive()
+        f.debug_struct("Collections")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -24,8 +26,12 @@ impl Collections {
     /// The collections under `data_dir` (the directory is created when missing).
     pub fn new(data_dir: &Path) -> Result<Collections, IndexError> {
         let root = data_dir.join("collections");
-        std::fs::create_dir_all(&root).map_err(|e| IndexError::io(format!("create {}", root.display()), e))?;
-        Ok(Collections { root, open: Mutex::new(HashMap::new()) })
+        std::fs::create_dir_all(&root)
+            .map_err(|e| IndexError::io(format!("create {}", root.display()), e))?;
+        Ok(Collections {
+            root,
+            open: Mutex::new(HashMap::new()),
+        })
     }
 
     /// An existing collection; NotFound when there is none of that name.
@@ -60,7 +66,9 @@ impl Collections {
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
             .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
-            .filter(|name| validate_collection(name).is_ok() && Collection::exists(&self.root.join(name)))
+            .filter(|name| {
+                validate_collection(name).is_ok() && Collection::exists(&self.root.join(name))
+            })
             .collect();
         names.sort();
         Ok(names)
@@ -68,7 +76,10 @@ impl Collections {
 
     /// Every collection with its size, sorted by name.
     pub fn list(&self) -> Result<Vec<CollectionInfo>, IndexError> {
-        self.names()?.iter().map(|name| Ok(self.get(name)?.info())).collect()
+        self.names()?
+            .iter()
+            .map(|name| Ok(self.get(name)?.info()))
+            .collect()
     }
 
     /// Opens every collection on disk (so the first query does not pay for it); returns how

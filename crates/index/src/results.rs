@@ -36,7 +36,9 @@ pub const MIN_LEG_DEPTH: usize = 50;
 impl SearchRequest<'_> {
     /// Candidates each leg fetches.
     pub fn leg_depth(&self) -> usize {
-        self.k.saturating_mul(self.leg_depth_factor).max(MIN_LEG_DEPTH)
+        self.k
+            .saturating_mul(self.leg_depth_factor)
+            .max(MIN_LEG_DEPTH)
     }
 }
 

@@ -37,16 +37,29 @@ pub(crate) fn chunk_schema() -> (Schema, ChunkFields) {
         .set_index_option(IndexRecordOption::WithFreqs);
     let text = builder.add_text_field(
         "text",
-        TextOptions::default().set_indexing_options(text_indexing).set_stored(),
+        TextOptions::default()
+            .set_indexing_options(text_indexing)
+            .set_stored(),
     );
     let metadata_indexing = TextFieldIndexing::default()
         .set_tokenizer("raw")
         .set_index_option(IndexRecordOption::Basic);
     let metadata = builder.add_json_field(
         "metadata",
-        JsonObjectOptions::default().set_stored().set_indexing_options(metadata_indexing),
+        JsonObjectOptions::default()
+            .set_stored()
+            .set_indexing_options(metadata_indexing),
     );
-    (builder.build(), ChunkFields { id, source, chunk_index, text, metadata })
+    (
+        builder.build(),
+        ChunkFields {
+            id,
+            source,
+            chunk_index,
+            text,
+            metadata,
+        },
+    )
 }
 
 /// Registers the English analyzer (lowercase, English stop words, Snowball stemming) on
@@ -59,6 +72,8 @@ pub(crate) fn register_english_analyzer(index: &Index) {
     if let Some(stop_words) = StopWordFilter::new(Language::English) {
         builder = builder.filter_dynamic(stop_words);
     }
-    let analyzer = builder.filter_dynamic(Stemmer::new(Language::English)).build();
+    let analyzer = builder
+        .filter_dynamic(Stemmer::new(Language::English))
+        .build();
     index.tokenizers().register(ENGLISH_ANALYZER, analyzer);
 }

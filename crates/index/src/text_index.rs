@@ -13,8 +13,8 @@ use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, OwnedValue, Value};
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader,
-    TantivyDocument, Term,
+    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
+    SegmentReader, TantivyDocument, Term,
 };
 
 /// Heap of the single indexing thread. Chunks are small; commits happen per ingest call.
@@ -51,8 +51,18 @@ impl TextIndex {
         let index = Index::open_or_create(MmapDirectory::open(dir)?, schema)?;
         register_english_analyzer(&index);
         let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok((TextIndex { index, reader, fields }, writer))
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok((
+            TextIndex {
+                index,
+                reader,
+                fields,
+            },
+            writer,
+        ))
     }
 
     pub fn searcher(&self) -> Searcher {
@@ -91,7 +101,10 @@ impl TextIndex {
         let mut stream = analyzer.token_stream(text);
         let mut terms = Vec::new();
         while stream.advance() {
-            terms.push(Term::from_field_text(self.fields.text, &stream.token().text));
+            terms.push(Term::from_field_text(
+                self.fields.text,
+                &stream.token().text,
+            ));
         }
         Ok(terms)
     }
@@ -107,11 +120,16 @@ impl TextIndex {
                 let term = if key == SOURCE_FILTER_KEY {
                     Term::from_field_text(self.fields.source, value)
                 } else {
-                    let mut term = Term::from_field_json_path(self.fields.metadata, &escape_json_key(key), false);
+                    let mut term = Term::from_field_json_path(
+                        self.fields.metadata,
+                        &escape_json_key(key),
+                        false,
+                    );
                     term.append_type_and_str(value);
                     term
                 };
-                let query: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic));
                 (Occur::Must, query)
             })
             .collect();
@@ -149,7 +167,11 @@ impl TextIndex {
         let collector = TopDocs::with_limit(depth).tweak_score(|segment: &SegmentReader| {
             // The id column exists in every segment (the schema makes it FAST); a segment
             // without it would rank its ties by id 0 and still be searched.
-            let ids = segment.fast_fields().u64("id").ok().map(|c| c.first_or_default_col(0));
+            let ids = segment
+                .fast_fields()
+                .u64("id")
+                .ok()
+                .map(|c| c.first_or_default_col(0));
             move |doc: DocId, score: Score| {
                 let id = ids.as_ref().map_or(0, |c| c.get_val(doc));
                 (score, Reverse(id))
@@ -158,27 +180,48 @@ impl TextIndex {
         let top = searcher.search(&query, &collector)?;
         Ok(top
             .into_iter()
-            .map(|((score, Reverse(id)), _)| LegHit { id: ChunkId(id), score })
+            .map(|((score, Reverse(id)), _)| LegHit {
+                id: ChunkId(id),
+                score,
+            })
             .collect())
     }
 
     /// Ids of every chunk passing `filter`.
-    pub fn matching_ids(&self, searcher: &Searcher, filter: &dyn Query) -> Result<HashSet<ChunkId>, IndexError> {
+    pub fn matching_ids(
+        &self,
+        searcher: &Searcher,
+        filter: &dyn Query,
+    ) -> Result<HashSet<ChunkId>, IndexError> {
         let addresses = searcher.search(filter, &DocSetCollector)?;
         let mut by_segment: HashMap<u32, Vec<DocId>> = HashMap::new();
         for address in addresses {
-            by_segment.entry(address.segment_ord).or_default().push(address.doc_id);
+            by_segment
+                .entry(address.segment_ord)
+                .or_default()
+                .push(address.doc_id);
         }
         let mut ids = HashSet::new();
         for (segment_ord, docs) in by_segment {
-            let column = searcher.segment_reader(segment_ord).fast_fields().u64("id")?;
-            ids.extend(docs.into_iter().filter_map(|d| column.first(d)).map(ChunkId));
+            let column = searcher
+                .segment_reader(segment_ord)
+                .fast_fields()
+                .u64("id")?;
+            ids.extend(
+                docs.into_iter()
+                    .filter_map(|d| column.first(d))
+                    .map(ChunkId),
+            );
         }
         Ok(ids)
     }
 
     /// Loads the chunks with these ids (ids not in the index are left out).
-    pub fn fetch(&self, searcher: &Searcher, ids: &[ChunkId]) -> Result<HashMap<ChunkId, StoredChunk>, IndexError> {
+    pub fn fetch(
+        &self,
+        searcher: &Searcher,
+        ids: &[ChunkId],
+    ) -> Result<HashMap<ChunkId, StoredChunk>, IndexError> {
         let mut found = HashMap::with_capacity(ids.len());
         for &id in ids {
             let query = TermQuery::new(self.id_term(id), IndexRecordOption::Basic);
@@ -202,16 +245,26 @@ impl TextIndex {
         Ok(chunks)
     }
 
-    fn read(&self, searcher: &Searcher, address: DocAddress, with_text: bool) -> Result<StoredChunk, IndexError> {
+    fn read(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+        with_text: bool,
+    ) -> Result<StoredChunk, IndexError> {
         let f = &self.fields;
         let doc: TantivyDocument = searcher.doc(address)?;
         let id = doc.get_first(f.id).and_then(|v| v.as_u64());
         let Some(id) = id else {
-            return Err(IndexError::Tantivy(tantivy::TantivyError::InternalError(format!(
-                "chunk document {address:?} has no id"
-            ))));
+            return Err(IndexError::Tantivy(tantivy::TantivyError::InternalError(
+                format!("chunk document {address:?} has no id"),
+            )));
         };
-        let text_of = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let text_of = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         let mut metadata = Metadata::new();
         if let Some(object) = doc.get_first(f.metadata).and_then(|v| v.as_object()) {
             for (key, value) in object {
@@ -228,7 +281,11 @@ impl TextIndex {
                 .and_then(|v| v.as_u64())
                 .and_then(|v| u32::try_from(v).ok())
                 .unwrap_or_default(),
-            text: if with_text { text_of(f.text) } else { String::new() },
+            text: if with_text {
+                text_of(f.text)
+            } else {
+                String::new()
+            },
             metadata,
         })
     }

@@ -18,7 +18,7 @@ use std::ops::Range;
 /// Neighbours kept per node and layer.
 const MAX_CONNECTIONS: usize = 16;
 /// Candidate list width while inserting.
-const EF_CONSTRUCTION: usize = 64;
+const EF_CONSTRUCTION: usize = 128;
 const MAX_LAYERS: usize = 16;
 /// Candidate sets up to this size are scored exactly instead of walking the graph.
 pub(crate) const EXACT_SEARCH_MAX: usize = 4096;
@@ -44,7 +44,13 @@ impl VectorIndex {
     pub fn new(expected: usize) -> VectorIndex {
         VectorIndex {
             dim: None,
-            graph: Hnsw::new(MAX_CONNECTIONS, expected.max(1024), MAX_LAYERS, EF_CONSTRUCTION, DistDot),
+            graph: Hnsw::new(
+                MAX_CONNECTIONS,
+                expected.max(1024),
+                MAX_LAYERS,
+                EF_CONSTRUCTION,
+                DistDot,
+            ),
             ids: Vec::new(),
             data: Vec::new(),
             alive: Vec::new(),
@@ -150,7 +156,12 @@ impl VectorIndex {
 
     /// The `depth` live vectors most similar to `query` (normalised, right dimension) among
     /// `allowed` (all when None), best first, ties by ascending id. Scores are dot products.
-    pub fn search(&self, query: &[f32], depth: usize, allowed: Option<&HashSet<ChunkId>>) -> Vec<LegHit> {
+    pub fn search(
+        &self,
+        query: &[f32],
+        depth: usize,
+        allowed: Option<&HashSet<ChunkId>>,
+    ) -> Vec<LegHit> {
         if depth == 0 || self.live.is_empty() {
             return Vec::new();
         }
@@ -160,7 +171,9 @@ impl VectorIndex {
         }
         let hits = self.graph_search(query, depth, allowed);
         // A selective filter can starve the graph walk; the exact scan is always complete.
-        let reachable = allowed.map_or(self.live.len(), |a| a.iter().filter(|id| self.contains(**id)).count());
+        let reachable = allowed.map_or(self.live.len(), |a| {
+            a.iter().filter(|id| self.contains(**id)).count()
+        });
         if hits.len() < depth.min(reachable) {
             return self.exact(query, depth, allowed);
         }
@@ -168,30 +181,53 @@ impl VectorIndex {
     }
 
     /// Approximate search through the graph.
-    pub fn graph_search(&self, query: &[f32], depth: usize, allowed: Option<&HashSet<ChunkId>>) -> Vec<LegHit> {
+    pub fn graph_search(
+        &self,
+        query: &[f32],
+        depth: usize,
+        allowed: Option<&HashSet<ChunkId>>,
+    ) -> Vec<LegHit> {
         let ef = ef_search(depth);
-        let keep = |slot: &usize| self.alive[*slot] && allowed.is_none_or(|a| a.contains(&self.ids[*slot]));
+        let keep = |slot: &usize| {
+            self.alive[*slot] && allowed.is_none_or(|a| a.contains(&self.ids[*slot]))
+        };
         let filter: &dyn FilterT = &keep;
         // Asking for `ef` neighbours returns every accepted point the walk kept.
         let neighbours = self.graph.search_filter(query, ef, ef, Some(filter));
         let hits = neighbours
             .iter()
             .filter(|n| keep(&n.d_id))
-            .map(|n| LegHit { id: self.ids[n.d_id], score: dot(query, self.vector(n.d_id)) })
+            .map(|n| LegHit {
+                id: self.ids[n.d_id],
+                score: dot(query, self.vector(n.d_id)),
+            })
             .collect();
         best_first(hits, depth)
     }
 
     /// Exact search over live vectors (restricted to `allowed` when given).
-    pub fn exact(&self, query: &[f32], depth: usize, allowed: Option<&HashSet<ChunkId>>) -> Vec<LegHit> {
-        let score = |(id, slot): (ChunkId, usize)| LegHit { id, score: dot(query, self.vector(slot)) };
+    pub fn exact(
+        &self,
+        query: &[f32],
+        depth: usize,
+        allowed: Option<&HashSet<ChunkId>>,
+    ) -> Vec<LegHit> {
+        let score = |(id, slot): (ChunkId, usize)| LegHit {
+            id,
+            score: dot(query, self.vector(slot)),
+        };
         let hits: Vec<LegHit> = match allowed {
             Some(allowed) => allowed
                 .iter()
                 .filter_map(|id| self.live.get(id).map(|&slot| (*id, slot)))
                 .map(score)
                 .collect(),
-            None => self.live.iter().map(|(id, &slot)| (*id, slot)).map(score).collect(),
+            None => self
+                .live
+                .iter()
+                .map(|(id, &slot)| (*id, slot))
+                .map(score)
+                .collect(),
         };
         best_first(hits, depth)
     }
@@ -222,7 +258,7 @@ pub fn normalized(v: &[f32]) -> Result<Vec<f32>, IndexError> {
         return Err(IndexError::invalid("vector has a non-finite component"));
     }
     let norm = dot(v, v).sqrt();
-    if !(norm > 1e-12) || !norm.is_finite() {
+    if !norm.is_finite() || norm <= 1e-12 {
         return Err(IndexError::invalid("vector has zero length"));
     }
     Ok(v.iter().map(|x| x / norm).collect())
@@ -245,33 +281,46 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
-    /// Deterministic pseudo-random unit vectors (splitmix64), clustered so that a graph has
-    /// structure to find, like real embeddings.
+    /// Deterministic pseudo-random unit vectors (splitmix64 + Box-Muller) around a hierarchy
+    /// of topic and subtopic centroids, so the graph has structure to find, like real
+    /// embeddings (uniform noise in many dimensions has no neighbours worth the name).
     fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut state = seed;
-        let mut next = move || {
+        let mut uniform = move || {
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = state;
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) as f64 / u64::MAX as f64) as f32 - 0.5
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
         };
-        let centers: Vec<Vec<f32>> = (0..8).map(|_| (0..dim).map(|_| next()).collect()).collect();
+        let mut gaussian = move || {
+            let (u1, u2) = (uniform().max(1e-12), uniform());
+            ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+        };
+        let scale = 1.0 / (dim as f32).sqrt();
+        let mut around = |center: &[f32], noise: f32| -> Vec<f32> {
+            let v: Vec<f32> = center
+                .iter()
+                .map(|c| c + noise * scale * gaussian())
+                .collect();
+            normalized(&v).unwrap()
+        };
+        let origin = vec![0.0; dim];
+        let topics: Vec<Vec<f32>> = (0..10).map(|_| around(&origin, 1.0)).collect();
+        let subtopics: Vec<Vec<f32>> = (0..100).map(|i| around(&topics[i % 10], 0.6)).collect();
         (0..n)
-            .map(|i| {
-                let c = &centers[i % centers.len()];
-                let v: Vec<f32> = c.iter().map(|x| x + 0.6 * next()).collect();
-                normalized(&v).unwrap()
-            })
+            .map(|i| around(&subtopics[(i * 7919) % 100], 0.5))
             .collect()
     }
 
     #[test]
     fn graph_search_matches_exact_search_and_is_repeatable() {
-        let data = vectors(6000, 32, 7);
+        let mut data = vectors(6020, 32, 7);
+        let queries = data.split_off(6000);
         let mut index = VectorIndex::new(data.len());
         for (i, v) in data.iter().enumerate() {
             index.put(ChunkId(i as u64), v);
@@ -281,10 +330,13 @@ mod tests {
             again.put(ChunkId(i as u64), v);
         }
         let mut found = 0;
-        for q in vectors(20, 32, 99) {
+        for q in queries {
             let exact = index.exact(&q, 10, None);
             let graph = index.graph_search(&q, 10, None);
-            found += graph.iter().filter(|h| exact.iter().any(|e| e.id == h.id)).count();
+            found += graph
+                .iter()
+                .filter(|h| exact.iter().any(|e| e.id == h.id))
+                .count();
             // Same log order -> same graph -> same answer.
             assert_eq!(graph, again.graph_search(&q, 10, None));
         }
@@ -302,15 +354,36 @@ mod tests {
         assert_eq!(index.search(&data[0], 5, None)[0].id, ChunkId(0));
         assert!(index.remove(ChunkId(0)));
         assert!(!index.remove(ChunkId(0)));
-        assert!(index.graph_search(&data[0], 50, None).iter().all(|h| h.id != ChunkId(0)));
-        assert!(index.exact(&data[0], 50, None).iter().all(|h| h.id != ChunkId(0)));
+        assert!(
+            index
+                .graph_search(&data[0], 50, None)
+                .iter()
+                .all(|h| h.id != ChunkId(0))
+        );
+        assert!(
+            index
+                .exact(&data[0], 50, None)
+                .iter()
+                .all(|h| h.id != ChunkId(0))
+        );
 
         let allowed: HashSet<ChunkId> = (0..5000).step_by(7).map(ChunkId).collect();
         let hits = index.search(&data[14], 20, Some(&allowed));
         assert_eq!(hits.len(), 20);
         assert_eq!(hits[0].id, ChunkId(14));
-        assert!(hits.iter().all(|h| allowed.contains(&h.id) && h.id != ChunkId(0)));
+        assert!(
+            hits.iter()
+                .all(|h| allowed.contains(&h.id) && h.id != ChunkId(0))
+        );
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+
+        // A filter too wide for the exact scan goes through the graph, still filtered.
+        let wide: HashSet<ChunkId> = (0..5000).filter(|i| i % 7 != 0).map(ChunkId).collect();
+        assert!(wide.len() > EXACT_SEARCH_MAX);
+        let hits = index.search(&data[15], 20, Some(&wide));
+        assert_eq!(hits.len(), 20);
+        assert_eq!(hits[0].id, ChunkId(15));
+        assert!(hits.iter().all(|h| wide.contains(&h.id)));
     }
 
     #[test]

@@ -75,7 +75,9 @@ impl VectorLog {
                 });
             }
             let mut valid = MAGIC.len() as u64;
-            while let Some((record, frame_len)) = read_record(&mut reader).map_err(|e| io("read", e))? {
+            while let Some((record, frame_len)) =
+                read_record(&mut reader).map_err(|e| io("read", e))?
+            {
                 visit(record)?;
                 report.records += 1;
                 valid += frame_len;
@@ -87,8 +89,16 @@ impl VectorLog {
             file.set_len(valid_len).map_err(|e| io("truncate", e))?;
             file.sync_all().map_err(|e| io("sync", e))?;
         }
-        file.seek(SeekFrom::Start(valid_len)).map_err(|e| io("seek", e))?;
-        Ok((VectorLog { path: path.to_path_buf(), file, len: valid_len }, report))
+        file.seek(SeekFrom::Start(valid_len))
+            .map_err(|e| io("seek", e))?;
+        Ok((
+            VectorLog {
+                path: path.to_path_buf(),
+                file,
+                len: valid_len,
+            },
+            report,
+        ))
     }
 
     /// Appends `records` and waits until they are on disk. On failure the log is cut back
@@ -113,19 +123,31 @@ impl VectorLog {
             Err(e) => {
                 let _ = self.file.set_len(self.len);
                 let _ = self.file.seek(SeekFrom::Start(self.len));
-                Err(IndexError::io(format!("append to {}", self.path.display()), e))
+                Err(IndexError::io(
+                    format!("append to {}", self.path.display()),
+                    e,
+                ))
             }
         }
     }
 
     /// Replaces the log by one holding only `live` puts, in order (compaction).
-    pub fn rewrite<'a>(&mut self, live: impl Iterator<Item = (ChunkId, &'a [f32])>) -> Result<(), IndexError> {
+    pub fn rewrite<'a>(
+        &mut self,
+        live: impl Iterator<Item = (ChunkId, &'a [f32])>,
+    ) -> Result<(), IndexError> {
         let tmp = self.path.with_extension("compacting");
         let io = |what: &str, e| IndexError::io(format!("{what} {}", tmp.display()), e);
         let mut file = File::create(&tmp).map_err(|e| io("create", e))?;
         let mut buffer = MAGIC.to_vec();
         for (id, vector) in live {
-            encode_record(&VectorRecord::Put { id, vector: vector.to_vec() }, &mut buffer);
+            encode_record(
+                &VectorRecord::Put {
+                    id,
+                    vector: vector.to_vec(),
+                },
+                &mut buffer,
+            );
             if buffer.len() > 1 << 20 {
                 file.write_all(&buffer).map_err(|e| io("write", e))?;
                 buffer.clear();
@@ -227,13 +249,16 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
 
 /// Makes a file creation or rename durable.
 fn sync_parent_dir(path: &Path) -> Result<(), IndexError> {
-    let Some(dir) = path.parent() else { return Ok(()) };
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| IndexError::io(format!("sync {}", dir.display()), e))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -248,7 +273,10 @@ mod tests {
     }
 
     fn put(id: u64, x: f32) -> VectorRecord {
-        VectorRecord::Put { id: ChunkId(id), vector: vec![x, -x, 0.5] }
+        VectorRecord::Put {
+            id: ChunkId(id),
+            vector: vec![x, -x, 0.5],
+        }
     }
 
     #[test]
@@ -257,12 +285,22 @@ mod tests {
         let path = dir.path().join("vectors.log");
         let (mut log, report) = VectorLog::open(&path, |_| Ok(())).unwrap();
         assert_eq!(report.records, 0);
-        let records = vec![put(1, 0.1), put(2, 0.2), VectorRecord::Delete { id: ChunkId(1) }];
+        let records = vec![
+            put(1, 0.1),
+            put(2, 0.2),
+            VectorRecord::Delete { id: ChunkId(1) },
+        ];
         log.append(&records).unwrap();
         drop(log);
         let (seen, report) = replay(&path);
         assert_eq!(seen, records);
-        assert_eq!(report, ReplayReport { records: 3, truncated_bytes: 0 });
+        assert_eq!(
+            report,
+            ReplayReport {
+                records: 3,
+                truncated_bytes: 0
+            }
+        );
     }
 
     #[test]
@@ -302,7 +340,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vectors.log");
         let (mut log, _) = VectorLog::open(&path, |_| Ok(())).unwrap();
-        log.append(&[put(1, 0.1), put(2, 0.2), VectorRecord::Delete { id: ChunkId(1) }]).unwrap();
+        log.append(&[
+            put(1, 0.1),
+            put(2, 0.2),
+            VectorRecord::Delete { id: ChunkId(1) },
+        ])
+        .unwrap();
         let v = [0.2f32, -0.2, 0.5];
         log.rewrite(std::iter::once((ChunkId(2), &v[..]))).unwrap();
         log.append(&[put(5, 0.5)]).unwrap();
@@ -316,6 +359,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vectors.log");
         std::fs::write(&path, b"something else entirely").unwrap();
-        assert!(matches!(VectorLog::open(&path, |_| Ok(())), Err(IndexError::CorruptLog { .. })));
+        assert!(matches!(
+            VectorLog::open(&path, |_| Ok(())),
+            Err(IndexError::CorruptLog { .. })
+        ));
     }
 }

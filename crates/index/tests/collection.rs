@@ -1,6 +1,7 @@
 //! Behaviour of persistent collections through the public API: persistence across reopen,
 //! upsert semantics, deletes in both legs, filters inside each leg, RRF scores, and searches
 //! running while writes happen.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -10,7 +11,10 @@ use ragmesh_index::{ChunkId, Collections, Filters, IndexError, Method, SearchReq
 use std::sync::Arc;
 
 fn filters(pairs: &[(&str, &str)]) -> Filters {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -27,18 +31,34 @@ fn each_method_finds_the_right_document_and_results_survive_reopen() {
         let collections = Collections::new(dir.path()).unwrap();
         let collection = collections.get_or_create("docs").unwrap();
         let report = collection.upsert(corpus(), embed_all).unwrap();
-        assert_eq!((report.documents, report.chunks, report.chunks_added, report.chunks_removed), (3, 6, 6, 0));
+        assert_eq!(
+            (
+                report.documents,
+                report.chunks,
+                report.chunks_added,
+                report.chunks_removed
+            ),
+            (3, 6, 6, 0)
+        );
         for (query, expected) in queries {
             for method in [Method::Hybrid, Method::Bm25, Method::Vector] {
                 let hits = search(&collection, method, query, 4, &none);
-                assert_eq!(hits[0].source, expected, "{method:?} {query}: {:?}", sources(&hits));
+                assert_eq!(
+                    hits[0].source,
+                    expected,
+                    "{method:?} {query}: {:?}",
+                    sources(&hits)
+                );
                 before.push(hits);
             }
         }
     }
     let collections = Collections::new(dir.path()).unwrap();
     let collection = collections.get("docs").unwrap();
-    assert_eq!(collection.open_report().orphan_documents + collection.open_report().orphan_vectors, 0);
+    assert_eq!(
+        collection.open_report().orphan_documents + collection.open_report().orphan_vectors,
+        0
+    );
     let mut after = Vec::new();
     for (query, _) in queries {
         for method in [Method::Hybrid, Method::Bm25, Method::Vector] {
@@ -48,7 +68,10 @@ fn each_method_finds_the_right_document_and_results_survive_reopen() {
     assert_eq!(before, after);
     let info = collections.list().unwrap();
     assert_eq!(info.len(), 1);
-    assert_eq!((info[0].name.as_str(), info[0].documents, info[0].chunks), ("docs", 3, 6));
+    assert_eq!(
+        (info[0].name.as_str(), info[0].documents, info[0].chunks),
+        ("docs", 3, 6)
+    );
 }
 
 #[test]
@@ -65,8 +88,14 @@ fn re_ingesting_adds_nothing_and_a_changed_document_replaces_only_what_changed()
             embed_all(texts)
         })
         .unwrap();
-    assert_eq!((report.chunks, report.chunks_added, report.chunks_removed), (6, 0, 0));
-    assert!(embedded.is_empty(), "unchanged chunks were embedded again: {embedded:?}");
+    assert_eq!(
+        (report.chunks, report.chunks_added, report.chunks_removed),
+        (6, 0, 0)
+    );
+    assert!(
+        embedded.is_empty(),
+        "unchanged chunks were embedded again: {embedded:?}"
+    );
 
     let old_ids = collection.chunk_ids("bread.md").unwrap();
     let changed = doc_with(
@@ -83,8 +112,19 @@ fn re_ingesting_adds_nothing_and_a_changed_document_replaces_only_what_changed()
             embed_all(texts)
         })
         .unwrap();
-    assert_eq!((report.documents, report.chunks, report.chunks_added, report.chunks_removed), (1, 2, 1, 1));
-    assert_eq!(embedded, ["Rye bread needs a sour starter and a long proof."]);
+    assert_eq!(
+        (
+            report.documents,
+            report.chunks,
+            report.chunks_added,
+            report.chunks_removed
+        ),
+        (1, 2, 1, 1)
+    );
+    assert_eq!(
+        embedded,
+        ["Rye bread needs a sour starter and a long proof."]
+    );
     let new_ids = collection.chunk_ids("bread.md").unwrap();
     assert_eq!(new_ids[0], old_ids[0], "the unchanged chunk keeps its id");
     assert_ne!(new_ids[1], old_ids[1]);
@@ -94,7 +134,10 @@ fn re_ingesting_adds_nothing_and_a_changed_document_replaces_only_what_changed()
     let none = Filters::new();
     for method in [Method::Bm25, Method::Vector, Method::Hybrid] {
         let hits = search(&collection, method, "hot oven dark crisp crust", 10, &none);
-        assert!(hits.iter().all(|h| !h.text.contains("hot oven")), "{method:?}");
+        assert!(
+            hits.iter().all(|h| !h.text.contains("hot oven")),
+            "{method:?}"
+        );
         let hits = search(&collection, method, "rye sour starter proof", 1, &none);
         assert!(hits[0].text.starts_with("Rye"), "{method:?}");
     }
@@ -118,9 +161,30 @@ fn re_ingesting_adds_nothing_and_a_changed_document_replaces_only_what_changed()
         .unwrap();
     assert_eq!((report.chunks_added, report.chunks_removed), (0, 0));
     assert!(embedded.is_empty());
-    let hits = search(&collection, Method::Bm25, "rye sour starter", 1, &filters(&[("lang", "fr")]));
-    assert_eq!((hits[0].chunk_index, hits[0].metadata.get("lang").map(String::as_str)), (0, Some("fr")));
-    assert!(search(&collection, Method::Hybrid, "bread", 10, &filters(&[("lang", "en"), ("source", "bread.md")])).is_empty());
+    let hits = search(
+        &collection,
+        Method::Bm25,
+        "rye sour starter",
+        1,
+        &filters(&[("lang", "fr")]),
+    );
+    assert_eq!(
+        (
+            hits[0].chunk_index,
+            hits[0].metadata.get("lang").map(String::as_str)
+        ),
+        (0, Some("fr"))
+    );
+    assert!(
+        search(
+            &collection,
+            Method::Hybrid,
+            "bread",
+            10,
+            &filters(&[("lang", "en"), ("source", "bread.md")])
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -128,7 +192,12 @@ fn repeated_identical_chunks_are_kept_apart() {
     let dir = tempfile::tempdir().unwrap();
     let collections = Collections::new(dir.path()).unwrap();
     let collection = collections.get_or_create("c").unwrap();
-    let report = collection.upsert(vec![doc("faq.md", &["See above.", "Answer one.", "See above."])], embed_all).unwrap();
+    let report = collection
+        .upsert(
+            vec![doc("faq.md", &["See above.", "Answer one.", "See above."])],
+            embed_all,
+        )
+        .unwrap();
     assert_eq!(report.chunks_added, 3);
     let ids = collection.chunk_ids("faq.md").unwrap();
     assert_eq!(ids.len(), 3);
@@ -146,10 +215,19 @@ fn delete_removes_a_source_from_both_legs_and_unknown_names_are_not_found() {
     let none = Filters::new();
     for method in [Method::Bm25, Method::Vector, Method::Hybrid] {
         let hits = search(&collection, method, "volcano lava magma basalt", 10, &none);
-        assert!(hits.iter().all(|h| h.source != "volcano.md"), "{method:?}: {:?}", sources(&hits));
+        assert!(
+            hits.iter().all(|h| h.source != "volcano.md"),
+            "{method:?}: {:?}",
+            sources(&hits)
+        );
     }
     assert_eq!(collection.info().documents, 2);
-    assert!(collection.documents().iter().all(|d| d.source != "volcano.md"));
+    assert!(
+        collection
+            .documents()
+            .iter()
+            .all(|d| d.source != "volcano.md")
+    );
 
     let err = collection.delete_source("volcano.md").unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotFound);
@@ -165,7 +243,13 @@ fn delete_removes_a_source_from_both_legs_and_unknown_names_are_not_found() {
     drop(collections);
     let collections = Collections::new(dir.path()).unwrap();
     let collection = collections.get("c").unwrap();
-    let hits = search(&collection, Method::Hybrid, "volcano lava magma basalt", 10, &none);
+    let hits = search(
+        &collection,
+        Method::Hybrid,
+        "volcano lava magma basalt",
+        10,
+        &none,
+    );
     assert!(hits.iter().all(|h| h.source != "volcano.md"));
     assert_eq!(collection.vector_slots().0, 4);
 }
@@ -180,23 +264,62 @@ fn filters_apply_inside_each_leg_before_the_top_k() {
     // a bread chunk.
     let query = "volcano lava crust orbit";
     for method in [Method::Bm25, Method::Vector, Method::Hybrid] {
-        assert_eq!(search(&collection, method, query, 1, &Filters::new())[0].source, "volcano.md");
-        let hits = search(&collection, method, query, 1, &filters(&[("source", "bread.md")]));
+        assert_eq!(
+            search(&collection, method, query, 1, &Filters::new())[0].source,
+            "volcano.md"
+        );
+        let hits = search(
+            &collection,
+            method,
+            query,
+            1,
+            &filters(&[("source", "bread.md")]),
+        );
         assert_eq!(sources(&hits), ["bread.md"], "{method:?}");
-        let hits = search(&collection, method, query, 10, &filters(&[("topic.area", "physics")]));
-        assert!(!hits.is_empty() && hits.iter().all(|h| h.source == "orbits.md"), "{method:?}");
+        let hits = search(
+            &collection,
+            method,
+            query,
+            10,
+            &filters(&[("topic.area", "physics")]),
+        );
+        assert!(
+            !hits.is_empty() && hits.iter().all(|h| h.source == "orbits.md"),
+            "{method:?}"
+        );
         let hits = search(&collection, method, query, 10, &filters(&[("lang", "en")]));
         assert!(hits.len() >= 3, "{method:?}");
-        assert!(hits.iter().all(|h| h.metadata.get("lang").map(String::as_str) == Some("en")));
+        assert!(
+            hits.iter()
+                .all(|h| h.metadata.get("lang").map(String::as_str) == Some("en"))
+        );
         if method == Method::Vector {
             assert_eq!(hits.len(), 4);
         }
         assert!(search(&collection, method, query, 10, &filters(&[("lang", "xx")])).is_empty());
-        assert!(search(&collection, method, query, 10, &filters(&[("topic", "physics")])).is_empty());
+        assert!(
+            search(
+                &collection,
+                method,
+                query,
+                10,
+                &filters(&[("topic", "physics")])
+            )
+            .is_empty()
+        );
     }
-    let hits = search(&collection, Method::Hybrid, query, 10, &filters(&[("lang", "en"), ("topic.area", "geology")]));
+    let hits = search(
+        &collection,
+        Method::Hybrid,
+        query,
+        10,
+        &filters(&[("lang", "en"), ("topic.area", "geology")]),
+    );
     assert_eq!(hits.len(), 2);
-    assert_eq!(hits[0].metadata.get("topic.area").map(String::as_str), Some("geology"));
+    assert_eq!(
+        hits[0].metadata.get("topic.area").map(String::as_str),
+        Some("geology")
+    );
 }
 
 #[test]
@@ -252,7 +375,9 @@ fn queries_without_terms_or_with_query_syntax_are_plain_text() {
     let none = Filters::new();
     assert!(collection.bm25("the and of", 10, &none).unwrap().is_empty());
     assert!(collection.bm25("", 10, &none).unwrap().is_empty());
-    let hits = collection.bm25("text:lava AND (\"unclosed OR source:*", 10, &none).unwrap();
+    let hits = collection
+        .bm25("text:lava AND (\"unclosed OR source:*", 10, &none)
+        .unwrap();
     assert!(!hits.is_empty());
     // Stemming: "erupting" finds "erupt".
     let hits = search(&collection, Method::Bm25, "erupting volcanoes", 1, &none);
@@ -260,7 +385,9 @@ fn queries_without_terms_or_with_query_syntax_are_plain_text() {
     // A vector of the wrong size is refused, not searched.
     let err = collection.vector(&[1.0, 0.0], 5, &none).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidArgument);
-    let err = collection.vector(&vec![0.0; common::DIM], 5, &none).unwrap_err();
+    let err = collection
+        .vector(&vec![0.0; common::DIM], 5, &none)
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidArgument);
 }
 
@@ -280,9 +407,13 @@ fn bad_documents_are_refused_before_anything_is_written() {
         assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
     }
     // An embedder that fails, or returns the wrong count, leaves nothing behind.
-    let failing = collection.upsert(vec![doc("a", &["x"])], |_: &[&str]| Err(IndexError::TaskFailed("model down".into())));
+    let failing = collection.upsert(vec![doc("a", &["x"])], |_: &[&str]| {
+        Err(IndexError::TaskFailed("model down".into()))
+    });
     assert!(failing.is_err());
-    let short = collection.upsert(vec![doc("a", &["x", "y"])], |_: &[&str]| Ok::<_, IndexError>(vec![embed("x")]));
+    let short = collection.upsert(vec![doc("a", &["x", "y"])], |_: &[&str]| {
+        Ok::<_, IndexError>(vec![embed("x")])
+    });
     assert!(short.is_err());
     assert_eq!(collection.info().chunks, 0);
     assert_eq!(collection.vector_slots(), (0, 0));
@@ -299,7 +430,9 @@ fn searches_run_while_writes_happen() {
         std::thread::spawn(move || {
             for i in 0..40 {
                 let text = format!("Filler note number {i} about gardening and tomatoes.");
-                collection.upsert(vec![doc(&format!("note-{i}.md"), &[&text])], embed_all).unwrap();
+                collection
+                    .upsert(vec![doc(&format!("note-{i}.md"), &[&text])], embed_all)
+                    .unwrap();
             }
         })
     };
@@ -307,7 +440,13 @@ fn searches_run_while_writes_happen() {
     let mut searches = 0;
     while !writer.is_finished() {
         for method in [Method::Hybrid, Method::Vector, Method::Bm25] {
-            let hits = search(&collection, method, "satellites orbit around the planet", 3, &none);
+            let hits = search(
+                &collection,
+                method,
+                "satellites orbit around the planet",
+                3,
+                &none,
+            );
             assert_eq!(hits[0].source, "orbits.md", "{method:?}");
             searches += 1;
         }
@@ -315,7 +454,13 @@ fn searches_run_while_writes_happen() {
     writer.join().unwrap();
     assert!(searches > 0);
     assert_eq!(collection.info().documents, 43);
-    let hits = search(&collection, Method::Hybrid, "note number 39 tomatoes", 1, &none);
+    let hits = search(
+        &collection,
+        Method::Hybrid,
+        "note number 39 tomatoes",
+        1,
+        &none,
+    );
     assert_eq!(hits[0].source, "note-39.md");
 }
 
@@ -328,15 +473,26 @@ fn many_replacements_compact_the_vectors_and_keep_results() {
         collection.upsert(corpus(), embed_all).unwrap();
         for version in 0..10 {
             let text = format!("Changelog version {version} of the release notes.");
-            collection.upsert(vec![doc("changelog.md", &[&text])], embed_all).unwrap();
+            collection
+                .upsert(vec![doc("changelog.md", &[&text])], embed_all)
+                .unwrap();
         }
         let (live, dead) = collection.vector_slots();
         assert_eq!(live, 7);
-        assert!(dead * 10 <= (live + dead) * 3, "{live} live, {dead} dead: not compacted");
+        assert!(
+            dead * 10 <= (live + dead) * 3,
+            "{live} live, {dead} dead: not compacted"
+        );
     }
     let collections = Collections::new(dir.path()).unwrap();
     let collection = collections.get("c").unwrap();
     assert_eq!(collection.vector_slots().0, 7);
-    let hits = search(&collection, Method::Hybrid, "changelog version 9", 1, &Filters::new());
+    let hits = search(
+        &collection,
+        Method::Hybrid,
+        "changelog version 9",
+        1,
+        &Filters::new(),
+    );
     assert_eq!(hits[0].text, "Changelog version 9 of the release notes.");
 }

@@ -91,8 +91,9 @@ fn read_record(
     };
     let record_name = archive
         .file_names()
+        .filter_map(Result::ok)
         .find(|n| n.ends_with(".dist-info/RECORD") && n.matches('/').count() == 1)
-        .map(str::to_string)
+        .map(|n| n.into_owned())
         .ok_or_else(|| bad("no .dist-info/RECORD".into()))?;
     let mut text = String::new();
     archive

@@ -13,7 +13,9 @@ pub struct ComputePool {
 
 impl std::fmt::Debug for ComputePool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ComputePool").field("threads", &self.threads()).finish()
+        f.debug_struct("ComputePool")
+            .field("threads", &self.threads())
+            .finish()
     }
 }
 
@@ -25,7 +27,9 @@ impl ComputePool {
             .thread_name(|i| format!("retrieval-{i}"))
             .build()
             .map_err(|e| RetrievalError::Pool(e.to_string()))?;
-        Ok(ComputePool { pool: Arc::new(pool) })
+        Ok(ComputePool {
+            pool: Arc::new(pool),
+        })
     }
 
     pub fn threads(&self) -> usize {

@@ -29,7 +29,8 @@ pub(crate) async fn ingest(
         }
         let collection = state.collections.get_or_create(&collection_name)?;
         let report = collection.upsert(documents, |texts: &[&str]| state.embed_batched(texts))?;
-        metrics::counter!("ragmesh_ingest_chunks_total", "change" => "added").increment(report.chunks_added as u64);
+        metrics::counter!("ragmesh_ingest_chunks_total", "change" => "added")
+            .increment(report.chunks_added as u64);
         metrics::counter!("ragmesh_ingest_chunks_total", "change" => "removed")
             .increment(report.chunks_removed as u64);
         tracing::info!(
@@ -88,7 +89,10 @@ fn validate_documents(documents: &[Document]) -> Result<(), RetrievalError> {
             )));
         }
         if document.text.trim().is_empty() {
-            return Err(RetrievalError::invalid(format!("document '{}' has an empty text", document.source)));
+            return Err(RetrievalError::invalid(format!(
+                "document '{}' has an empty text",
+                document.source
+            )));
         }
         validate_entries(&to_metadata(&document.metadata), "metadata")?;
     }
@@ -106,13 +110,18 @@ fn validate_source(source: &str) -> Result<(), RetrievalError> {
         )));
     }
     if source.chars().any(char::is_control) {
-        return Err(RetrievalError::invalid("source must not contain control characters"));
+        return Err(RetrievalError::invalid(
+            "source must not contain control characters",
+        ));
     }
     Ok(())
 }
 
 /// Cuts a document into chunks along the embedding model's word pieces.
-fn chunk_document(state: &RetrievalState, document: Document) -> Result<DocumentInput, RetrievalError> {
+fn chunk_document(
+    state: &RetrievalState,
+    document: Document,
+) -> Result<DocumentInput, RetrievalError> {
     let offsets = state.embedder.token_offsets(&document.text)?;
     let chunks: Vec<String> = state
         .chunker
@@ -126,7 +135,11 @@ fn chunk_document(state: &RetrievalState, document: Document) -> Result<Document
             document.source
         )));
     }
-    Ok(DocumentInput { metadata: to_metadata(&document.metadata), source: document.source, chunks })
+    Ok(DocumentInput {
+        metadata: to_metadata(&document.metadata),
+        source: document.source,
+        chunks,
+    })
 }
 
 pub(crate) fn to_metadata(map: &std::collections::HashMap<String, String>) -> Metadata {

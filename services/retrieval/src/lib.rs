@@ -34,7 +34,11 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// Loads the embedding model and opens the collections under `retrieval.data_dir`, then
 /// serves `Retrieval` and gRPC health (SERVING for "ragmesh.v1.Retrieval") on `listener`
 /// until `shutdown` is cancelled. Collections are closed (pending merges finished) on return.
-pub async fn run(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> Result<(), RetrievalError> {
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), RetrievalError> {
     let pool = ComputePool::new(settings.retrieval.threads)?;
     let state = {
         let settings = settings.clone();
@@ -44,7 +48,9 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
     let service = RetrievalService::new(Arc::clone(&state), pool.clone());
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<RetrievalServer<RetrievalService>>().await;
+    health
+        .set_serving::<RetrievalServer<RetrievalService>>()
+        .await;
     tracing::info!(
         addr = ?listener.local_addr().ok(),
         threads = pool.threads(),
@@ -60,7 +66,9 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
         )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await;
-    health.set_not_serving::<RetrievalServer<RetrievalService>>().await;
+    health
+        .set_not_serving::<RetrievalServer<RetrievalService>>()
+        .await;
     close(state).await?;
     served?;
     tracing::info!("retrieval service stopped");
@@ -84,7 +92,9 @@ async fn close(mut state: Arc<RetrievalState>) -> Result<(), RetrievalError> {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             Err(_) => {
-                tracing::warn!("requests still running at shutdown; collections close when they finish");
+                tracing::warn!(
+                    "requests still running at shutdown; collections close when they finish"
+                );
                 return Ok(());
             }
         }

@@ -5,7 +5,8 @@ use anyhow::Context;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = ragmesh_config::Settings::load(ragmesh_config::config_path_from_args().as_deref())?;
+    let settings =
+        ragmesh_config::Settings::load(ragmesh_config::config_path_from_args().as_deref())?;
     ragmesh_telemetry::init_logging(&settings.telemetry, "retrieval")?;
     let listen = settings.retrieval.listen.clone();
     let listener = tokio::net::TcpListener::bind(&listen)

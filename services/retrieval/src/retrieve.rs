@@ -6,8 +6,9 @@ use crate::{ComputePool, RetrievalError, RetrievalState};
 use ragmesh_core::validate_collection;
 use ragmesh_index::{Method, SearchHit, SearchRequest};
 use ragmesh_proto::{
-    CollectionInfo, DocumentInfo, EmbedRequest, EmbedResponse, ListCollectionsResponse, ListDocumentsRequest,
-    ListDocumentsResponse, RetrieveRequest, RetrieveResponse, ScoredChunk, Vector,
+    CollectionInfo, DocumentInfo, EmbedRequest, EmbedResponse, ListCollectionsResponse,
+    ListDocumentsRequest, ListDocumentsResponse, RetrieveRequest, RetrieveResponse, ScoredChunk,
+    Vector,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,13 +27,21 @@ pub(crate) async fn retrieve(
 ) -> Result<RetrieveResponse, RetrievalError> {
     let collection_name = validate_collection(&request.collection)?.to_string();
     if !(1..=MAX_K).contains(&request.k) {
-        return Err(RetrievalError::invalid(format!("k must be in 1..={MAX_K}, got {}", request.k)));
+        return Err(RetrievalError::invalid(format!(
+            "k must be in 1..={MAX_K}, got {}",
+            request.k
+        )));
     }
     let method = match ragmesh_proto::Method::try_from(request.method) {
         Ok(ragmesh_proto::Method::Unspecified | ragmesh_proto::Method::Hybrid) => Method::Hybrid,
         Ok(ragmesh_proto::Method::Vector) => Method::Vector,
         Ok(ragmesh_proto::Method::Bm25) => Method::Bm25,
-        Err(_) => return Err(RetrievalError::invalid(format!("unknown method {}", request.method))),
+        Err(_) => {
+            return Err(RetrievalError::invalid(format!(
+                "unknown method {}",
+                request.method
+            )));
+        }
     };
     let query_chars = request.query.chars().count();
     if query_chars > MAX_QUERY_CHARS {
@@ -64,14 +73,20 @@ pub(crate) async fn retrieve(
         } else {
             None
         };
-        let query_vector = vector.as_deref().or(has_vector.then_some(request.query_vector.as_slice()));
+        let query_vector = vector
+            .as_deref()
+            .or(has_vector.then_some(request.query_vector.as_slice()));
         let filters = to_metadata(&request.filters);
         let search = SearchRequest {
             text: &request.query,
             vector: query_vector,
             k: request.k as usize,
             method,
-            rrf_k: if request.rrf_k == 0 { state.rrf_k } else { request.rrf_k },
+            rrf_k: if request.rrf_k == 0 {
+                state.rrf_k
+            } else {
+                request.rrf_k
+            },
             leg_depth_factor: state.leg_depth_factor,
             filters: &filters,
         };
@@ -81,9 +96,13 @@ pub(crate) async fn retrieve(
         steps.extend(timings.vector_ms.map(|ms| step("vector", ms)));
         steps.push(step("fusion", timings.fusion_ms));
         for s in &steps {
-            metrics::histogram!("ragmesh_retrieval_step_seconds", "step" => s.name.clone()).record(s.ms / 1e3);
+            metrics::histogram!("ragmesh_retrieval_step_seconds", "step" => s.name.clone())
+                .record(s.ms / 1e3);
         }
-        Ok(RetrieveResponse { chunks: results.hits.into_iter().map(scored_chunk).collect(), steps })
+        Ok(RetrieveResponse {
+            chunks: results.hits.into_iter().map(scored_chunk).collect(),
+            steps,
+        })
     })
     .await
 }
@@ -110,7 +129,10 @@ pub(crate) async fn embed(
         let texts: Vec<&str> = request.texts.iter().map(String::as_str).collect();
         let vectors = state.embed_batched(&texts)?;
         Ok(EmbedResponse {
-            vectors: vectors.into_iter().map(|values| Vector { values }).collect(),
+            vectors: vectors
+                .into_iter()
+                .map(|values| Vector { values })
+                .collect(),
             model: state.embedder.model_name().to_string(),
             dim: state.embedder.dim() as u32,
         })
@@ -128,7 +150,11 @@ pub(crate) async fn list_collections(
             .collections
             .list()?
             .into_iter()
-            .map(|c| CollectionInfo { name: c.name, documents: c.documents as u32, chunks: c.chunks as u32 })
+            .map(|c| CollectionInfo {
+                name: c.name,
+                documents: c.documents as u32,
+                chunks: c.chunks as u32,
+            })
             .collect();
         Ok(ListCollectionsResponse { collections })
     })
@@ -160,7 +186,10 @@ pub(crate) async fn list_documents(
 }
 
 fn step(name: &str, ms: f64) -> ragmesh_proto::StepTiming {
-    ragmesh_proto::StepTiming { name: name.to_string(), ms }
+    ragmesh_proto::StepTiming {
+        name: name.to_string(),
+        ms,
+    }
 }
 
 fn scored_chunk(hit: SearchHit) -> ScoredChunk {

@@ -6,8 +6,9 @@ use crate::{ComputePool, RetrievalError, RetrievalState, ingest, retrieve};
 use ragmesh_core::{Classify, to_status};
 use ragmesh_proto::retrieval_server::Retrieval;
 use ragmesh_proto::{
-    DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse, IngestRequest, IngestResponse, ListCollectionsRequest,
-    ListCollectionsResponse, ListDocumentsRequest, ListDocumentsResponse, RetrieveRequest, RetrieveResponse,
+    DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse, IngestRequest, IngestResponse,
+    ListCollectionsRequest, ListCollectionsResponse, ListDocumentsRequest, ListDocumentsResponse,
+    RetrieveRequest, RetrieveResponse,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -54,33 +55,69 @@ async fn respond<T>(
 
 #[tonic::async_trait]
 impl Retrieval for RetrievalService {
-    async fn ingest(&self, request: Request<IngestRequest>) -> Result<Response<IngestResponse>, Status> {
-        respond("Ingest", ingest::ingest(&self.state, &self.pool, request.into_inner())).await
+    async fn ingest(
+        &self,
+        request: Request<IngestRequest>,
+    ) -> Result<Response<IngestResponse>, Status> {
+        respond(
+            "Ingest",
+            ingest::ingest(&self.state, &self.pool, request.into_inner()),
+        )
+        .await
     }
 
-    async fn delete(&self, request: Request<DeleteRequest>) -> Result<Response<DeleteResponse>, Status> {
-        respond("Delete", ingest::delete(&self.state, &self.pool, request.into_inner())).await
+    async fn delete(
+        &self,
+        request: Request<DeleteRequest>,
+    ) -> Result<Response<DeleteResponse>, Status> {
+        respond(
+            "Delete",
+            ingest::delete(&self.state, &self.pool, request.into_inner()),
+        )
+        .await
     }
 
-    async fn embed(&self, request: Request<EmbedRequest>) -> Result<Response<EmbedResponse>, Status> {
-        respond("Embed", retrieve::embed(&self.state, &self.pool, request.into_inner())).await
+    async fn embed(
+        &self,
+        request: Request<EmbedRequest>,
+    ) -> Result<Response<EmbedResponse>, Status> {
+        respond(
+            "Embed",
+            retrieve::embed(&self.state, &self.pool, request.into_inner()),
+        )
+        .await
     }
 
-    async fn retrieve(&self, request: Request<RetrieveRequest>) -> Result<Response<RetrieveResponse>, Status> {
-        respond("Retrieve", retrieve::retrieve(&self.state, &self.pool, request.into_inner())).await
+    async fn retrieve(
+        &self,
+        request: Request<RetrieveRequest>,
+    ) -> Result<Response<RetrieveResponse>, Status> {
+        respond(
+            "Retrieve",
+            retrieve::retrieve(&self.state, &self.pool, request.into_inner()),
+        )
+        .await
     }
 
     async fn list_collections(
         &self,
         _request: Request<ListCollectionsRequest>,
     ) -> Result<Response<ListCollectionsResponse>, Status> {
-        respond("ListCollections", retrieve::list_collections(&self.state, &self.pool)).await
+        respond(
+            "ListCollections",
+            retrieve::list_collections(&self.state, &self.pool),
+        )
+        .await
     }
 
     async fn list_documents(
         &self,
         request: Request<ListDocumentsRequest>,
     ) -> Result<Response<ListDocumentsResponse>, Status> {
-        respond("ListDocuments", retrieve::list_documents(&self.state, &self.pool, request.into_inner())).await
+        respond(
+            "ListDocuments",
+            retrieve::list_documents(&self.state, &self.pool, request.into_inner()),
+        )
+        .await
     }
 }

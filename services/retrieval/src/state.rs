@@ -21,7 +21,9 @@ pub struct RetrievalState {
 
 impl std::fmt::Debug for RetrievalState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RetrievalState").field("embedder", &self.embedder).finish_non_exhaustive()
+        f.debug_struct("RetrievalState")
+            .field("embedder", &self.embedder)
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,7 +43,9 @@ impl RetrievalState {
         } else {
             config.chunk_tokens
         };
-        let overlap = config.chunk_overlap_tokens.min(chunk_tokens.saturating_sub(1));
+        let overlap = config
+            .chunk_overlap_tokens
+            .min(chunk_tokens.saturating_sub(1));
         let chunker = Chunker::new(chunk_tokens, overlap)?;
         let collections = Collections::new(&config.data_dir)?;
         let opened = collections.open_all()?;

@@ -2,13 +2,14 @@
 //! 127.0.0.1:0 with a temp data dir, driven by the generated client. Covers each method
 //! finding the right document, idempotent re-ingest, filters, Embed, delete, identical
 //! results after a restart on the same directory, and rejection of bad input.
+#![allow(clippy::unwrap_used)]
 
 use ragmesh_config::Settings;
 use ragmesh_core::{ErrorCode, status_from};
 use ragmesh_proto::retrieval_client::RetrievalClient;
 use ragmesh_proto::{
-    DeleteRequest, Document, EmbedRequest, IngestRequest, ListCollectionsRequest, ListDocumentsRequest, Method,
-    RetrieveRequest, ScoredChunk,
+    DeleteRequest, Document, EmbedRequest, IngestRequest, ListCollectionsRequest,
+    ListDocumentsRequest, Method, RetrieveRequest, ScoredChunk,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,9 +44,18 @@ without a garbage collector. Lifetimes describe how long references stay valid, 
 rejects a program in which a reference could outlive the data it points to.";
 
 const QUERIES: [(&str, &str); 3] = [
-    ("Why do corals turn white and lose their color when the sea gets too warm?", "coral.md"),
-    ("How many bars of pressure does an espresso machine pump use?", "espresso.md"),
-    ("What does the borrow checker prevent with mutable references?", "rust.md"),
+    (
+        "Why do corals turn white and lose their color when the sea gets too warm?",
+        "coral.md",
+    ),
+    (
+        "How many bars of pressure does an espresso machine pump use?",
+        "espresso.md",
+    ),
+    (
+        "What does the borrow checker prevent with mutable references?",
+        "rust.md",
+    ),
 ];
 
 const METHODS: [Method; 3] = [Method::Hybrid, Method::Bm25, Method::Vector];
@@ -69,7 +79,11 @@ impl Service {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(ragmesh_retrieval::run(settings, listener, shutdown.clone()));
-        let service = Service { addr, shutdown, handle };
+        let service = Service {
+            addr,
+            shutdown,
+            handle,
+        };
         service.wait_until_serving().await;
         service
     }
@@ -77,24 +91,34 @@ impl Service {
     async fn wait_until_serving(&self) {
         let started = Instant::now();
         loop {
-            assert!(!self.handle.is_finished(), "the service stopped during start-up");
+            assert!(
+                !self.handle.is_finished(),
+                "the service stopped during start-up"
+            );
             let endpoint = Channel::from_shared(format!("http://{}", self.addr)).unwrap();
             if let Ok(channel) = endpoint.connect().await {
                 let mut health = HealthClient::new(channel);
-                let request = HealthCheckRequest { service: "ragmesh.v1.Retrieval".into() };
+                let request = HealthCheckRequest {
+                    service: "ragmesh.v1.Retrieval".into(),
+                };
                 if let Ok(response) = health.check(request).await
                     && response.into_inner().status == ServingStatus::Serving as i32
                 {
                     return;
                 }
             }
-            assert!(started.elapsed() < Duration::from_secs(300), "not serving after 300 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "not serving after 300 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     async fn client(&self) -> RetrievalClient<Channel> {
-        RetrievalClient::connect(format!("http://{}", self.addr)).await.unwrap()
+        RetrievalClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap()
     }
 
     async fn stop(self) {
@@ -110,14 +134,27 @@ fn documents() -> Vec<Document> {
         text: text.into(),
         metadata: HashMap::from([("topic".to_string(), topic.to_string())]),
     };
-    vec![doc("coral.md", CORAL, "ocean"), doc("espresso.md", ESPRESSO, "coffee"), doc("rust.md", RUST, "code")]
+    vec![
+        doc("coral.md", CORAL, "ocean"),
+        doc("espresso.md", ESPRESSO, "coffee"),
+        doc("rust.md", RUST, "code"),
+    ]
 }
 
 fn retrieve_request(query: &str, method: Method, k: u32) -> RetrieveRequest {
-    RetrieveRequest { collection: "docs".into(), query: query.into(), k, method: method as i32, ..Default::default() }
+    RetrieveRequest {
+        collection: "docs".into(),
+        query: query.into(),
+        k,
+        method: method as i32,
+        ..Default::default()
+    }
 }
 
-async fn retrieve(client: &mut RetrievalClient<Channel>, request: RetrieveRequest) -> Vec<ScoredChunk> {
+async fn retrieve(
+    client: &mut RetrievalClient<Channel>,
+    request: RetrieveRequest,
+) -> Vec<ScoredChunk> {
     client.retrieve(request).await.unwrap().into_inner().chunks
 }
 
@@ -146,18 +183,34 @@ async fn retrieval_service_over_grpc() {
     let mut client = service.client().await;
 
     // Ingest: several chunks per document.
-    let ingest = IngestRequest { collection: "docs".into(), documents: documents() };
+    let ingest = IngestRequest {
+        collection: "docs".into(),
+        documents: documents(),
+    };
     let first = client.ingest(ingest.clone()).await.unwrap().into_inner();
     assert_eq!(first.documents, 3);
     assert!(first.chunks >= 6, "{first:?}");
-    assert_eq!((first.chunks_added, first.chunks_removed), (first.chunks, 0));
+    assert_eq!(
+        (first.chunks_added, first.chunks_removed),
+        (first.chunks, 0)
+    );
 
     // Each method finds the right document first; steps name what ran.
     for (query, expected) in QUERIES {
         for method in METHODS {
-            let response = client.retrieve(retrieve_request(query, method, 3)).await.unwrap().into_inner();
+            let response = client
+                .retrieve(retrieve_request(query, method, 3))
+                .await
+                .unwrap()
+                .into_inner();
             assert_eq!(response.chunks[0].source, expected, "{method:?}: {query}");
-            assert_eq!(response.chunks[0].metadata.get("topic").map(String::is_empty), Some(false));
+            assert_eq!(
+                response.chunks[0]
+                    .metadata
+                    .get("topic")
+                    .map(String::is_empty),
+                Some(false)
+            );
             let steps: Vec<&str> = response.steps.iter().map(|s| s.name.as_str()).collect();
             let expected_steps: &[&str] = match method {
                 Method::Bm25 => &["bm25", "fusion"],
@@ -170,21 +223,54 @@ async fn retrieval_service_over_grpc() {
 
     // Re-ingesting the same documents adds nothing.
     let again = client.ingest(ingest.clone()).await.unwrap().into_inner();
-    assert_eq!((again.chunks, again.chunks_added, again.chunks_removed), (first.chunks, 0, 0));
-    let collections = client.list_collections(ListCollectionsRequest {}).await.unwrap().into_inner().collections;
+    assert_eq!(
+        (again.chunks, again.chunks_added, again.chunks_removed),
+        (first.chunks, 0, 0)
+    );
+    let collections = client
+        .list_collections(ListCollectionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .collections;
     assert_eq!(collections.len(), 1);
-    assert_eq!((collections[0].name.as_str(), collections[0].documents, collections[0].chunks), ("docs", 3, first.chunks));
+    assert_eq!(
+        (
+            collections[0].name.as_str(),
+            collections[0].documents,
+            collections[0].chunks
+        ),
+        ("docs", 3, first.chunks)
+    );
 
     // Embed gives unit vectors; a precomputed query vector finds what the text finds.
     let embedded = client
-        .embed(EmbedRequest { texts: vec![QUERIES[0].0.into(), "espresso".into()] })
+        .embed(EmbedRequest {
+            texts: vec![QUERIES[0].0.into(), "espresso".into()],
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((embedded.dim, embedded.vectors.len(), embedded.model.as_str()), (384, 2, "all-MiniLM-L6-v2"));
-    let norm: f32 = embedded.vectors[0].values.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert_eq!(
+        (
+            embedded.dim,
+            embedded.vectors.len(),
+            embedded.model.as_str()
+        ),
+        (384, 2, "all-MiniLM-L6-v2")
+    );
+    let norm: f32 = embedded.vectors[0]
+        .values
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt();
     assert!((norm - 1.0).abs() < 1e-4);
-    let by_text = retrieve(&mut client, retrieve_request(QUERIES[0].0, Method::Vector, 5)).await;
+    let by_text = retrieve(
+        &mut client,
+        retrieve_request(QUERIES[0].0, Method::Vector, 5),
+    )
+    .await;
     let mut with_vector = retrieve_request(QUERIES[0].0, Method::Vector, 5);
     with_vector.query_vector = embedded.vectors[0].values.clone();
     let by_vector = retrieve(&mut client, with_vector).await;
@@ -196,55 +282,123 @@ async fn retrieval_service_over_grpc() {
         let mut request = retrieve_request("espresso crema coffee coral reef", method, 10);
         request.filters = HashMap::from([("source".to_string(), "espresso.md".to_string())]);
         let chunks = retrieve(&mut client, request).await;
-        assert!(!chunks.is_empty() && chunks.iter().all(|c| c.source == "espresso.md"), "{method:?}");
+        assert!(
+            !chunks.is_empty() && chunks.iter().all(|c| c.source == "espresso.md"),
+            "{method:?}"
+        );
     }
 
     // Bad input is rejected and changes nothing.
     let bad_ingests = [
-        IngestRequest { collection: "../escape".into(), documents: documents() },
-        IngestRequest { collection: "docs".into(), documents: vec![] },
         IngestRequest {
-            collection: "docs".into(),
-            documents: vec![Document { source: String::new(), text: "x".into(), ..Default::default() }],
+            collection: "../escape".into(),
+            documents: documents(),
         },
         IngestRequest {
             collection: "docs".into(),
-            documents: vec![Document { source: "s".repeat(513), text: "x".into(), ..Default::default() }],
+            documents: vec![],
         },
         IngestRequest {
             collection: "docs".into(),
-            documents: vec![Document { source: "empty.md".into(), text: "  \n ".into(), ..Default::default() }],
+            documents: vec![Document {
+                source: String::new(),
+                text: "x".into(),
+                ..Default::default()
+            }],
         },
-        IngestRequest { collection: "docs".into(), documents: vec![documents()[0].clone(), documents()[0].clone()] },
+        IngestRequest {
+            collection: "docs".into(),
+            documents: vec![Document {
+                source: "s".repeat(513),
+                text: "x".into(),
+                ..Default::default()
+            }],
+        },
+        IngestRequest {
+            collection: "docs".into(),
+            documents: vec![Document {
+                source: "empty.md".into(),
+                text: "  \n ".into(),
+                ..Default::default()
+            }],
+        },
+        IngestRequest {
+            collection: "docs".into(),
+            documents: vec![documents()[0].clone(), documents()[0].clone()],
+        },
     ];
     for (i, request) in bad_ingests.into_iter().enumerate() {
-        expect_code(client.ingest(request).await, ErrorCode::InvalidArgument, &format!("ingest {i}"));
+        expect_code(
+            client.ingest(request).await,
+            ErrorCode::InvalidArgument,
+            &format!("ingest {i}"),
+        );
     }
     let mut bad_retrieves = vec![
         retrieve_request("q", Method::Hybrid, 0),
         retrieve_request("q", Method::Hybrid, 51),
         retrieve_request("", Method::Hybrid, 5),
-        RetrieveRequest { method: 9, ..retrieve_request("q", Method::Hybrid, 5) },
-        RetrieveRequest { collection: "bad name".into(), ..retrieve_request("q", Method::Hybrid, 5) },
-        RetrieveRequest { query_vector: vec![0.5; 3], ..retrieve_request("q", Method::Vector, 5) },
+        RetrieveRequest {
+            method: 9,
+            ..retrieve_request("q", Method::Hybrid, 5)
+        },
+        RetrieveRequest {
+            collection: "bad name".into(),
+            ..retrieve_request("q", Method::Hybrid, 5)
+        },
+        RetrieveRequest {
+            query_vector: vec![0.5; 3],
+            ..retrieve_request("q", Method::Vector, 5)
+        },
     ];
     let mut filtered = retrieve_request("q", Method::Hybrid, 5);
     filtered.filters = HashMap::from([(String::new(), "x".to_string())]);
     bad_retrieves.push(filtered);
     for (i, request) in bad_retrieves.into_iter().enumerate() {
-        expect_code(client.retrieve(request).await, ErrorCode::InvalidArgument, &format!("retrieve {i}"));
+        expect_code(
+            client.retrieve(request).await,
+            ErrorCode::InvalidArgument,
+            &format!("retrieve {i}"),
+        );
     }
-    expect_code(client.embed(EmbedRequest { texts: vec![] }).await, ErrorCode::InvalidArgument, "embed");
-    let unknown = RetrieveRequest { collection: "nope".into(), ..retrieve_request("q", Method::Hybrid, 5) };
-    expect_code(client.retrieve(unknown).await, ErrorCode::NotFound, "unknown collection");
-    let unknown = ListDocumentsRequest { collection: "nope".into() };
-    expect_code(client.list_documents(unknown).await, ErrorCode::NotFound, "unknown collection");
-    let collections = client.list_collections(ListCollectionsRequest {}).await.unwrap().into_inner().collections;
-    assert_eq!((collections.len(), collections[0].chunks), (1, first.chunks));
+    expect_code(
+        client.embed(EmbedRequest { texts: vec![] }).await,
+        ErrorCode::InvalidArgument,
+        "embed",
+    );
+    let unknown = RetrieveRequest {
+        collection: "nope".into(),
+        ..retrieve_request("q", Method::Hybrid, 5)
+    };
+    expect_code(
+        client.retrieve(unknown).await,
+        ErrorCode::NotFound,
+        "unknown collection",
+    );
+    let unknown = ListDocumentsRequest {
+        collection: "nope".into(),
+    };
+    expect_code(
+        client.list_documents(unknown).await,
+        ErrorCode::NotFound,
+        "unknown collection",
+    );
+    let collections = client
+        .list_collections(ListCollectionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .collections;
+    assert_eq!(
+        (collections.len(), collections[0].chunks),
+        (1, first.chunks)
+    );
 
     // Delete removes a source from every leg.
     let espresso_chunks = client
-        .list_documents(ListDocumentsRequest { collection: "docs".into() })
+        .list_documents(ListDocumentsRequest {
+            collection: "docs".into(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -253,16 +407,36 @@ async fn retrieval_service_over_grpc() {
         .find(|d| d.source == "espresso.md")
         .map(|d| d.chunks)
         .unwrap();
-    let delete = DeleteRequest { collection: "docs".into(), source: "espresso.md".into() };
+    let delete = DeleteRequest {
+        collection: "docs".into(),
+        source: "espresso.md".into(),
+    };
     let deleted = client.delete(delete.clone()).await.unwrap().into_inner();
     assert_eq!(deleted.chunks_deleted, espresso_chunks);
     for method in METHODS {
         let chunks = retrieve(&mut client, retrieve_request(QUERIES[1].0, method, 10)).await;
-        assert!(chunks.iter().all(|c| c.source != "espresso.md"), "{method:?}");
+        assert!(
+            chunks.iter().all(|c| c.source != "espresso.md"),
+            "{method:?}"
+        );
     }
-    expect_code(client.delete(delete).await, ErrorCode::NotFound, "second delete");
-    let documents = client.list_documents(ListDocumentsRequest { collection: "docs".into() }).await.unwrap();
-    let mut sources: Vec<String> = documents.into_inner().documents.into_iter().map(|d| d.source).collect();
+    expect_code(
+        client.delete(delete).await,
+        ErrorCode::NotFound,
+        "second delete",
+    );
+    let documents = client
+        .list_documents(ListDocumentsRequest {
+            collection: "docs".into(),
+        })
+        .await
+        .unwrap();
+    let mut sources: Vec<String> = documents
+        .into_inner()
+        .documents
+        .into_iter()
+        .map(|d| d.source)
+        .collect();
     sources.sort();
     assert_eq!(sources, ["coral.md", "rust.md"]);
 
