@@ -14,7 +14,11 @@ async fn killed_generation_gives_503_on_query_while_ingest_still_works() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().display().to_string();
     let bin = ragmesh_bin();
-    let retrieval = RagmeshProcess::serve(bin, "retrieval", &[("RAGMESH__RETRIEVAL__DATA_DIR", &data_dir)]);
+    let retrieval = RagmeshProcess::serve(
+        bin,
+        "retrieval",
+        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data_dir)],
+    );
     let rerank = RagmeshProcess::serve(bin, "rerank", &[]);
     let mut generation = RagmeshProcess::serve(bin, "generation", FAST_GENERATION);
     let gateway = RagmeshProcess::serve(
@@ -29,25 +33,56 @@ async fn killed_generation_gives_503_on_query_while_ingest_still_works() {
     let base = gateway.url.clone();
     let start = Instant::now();
     while get(&base, "/health/ready").await.0 != 200 {
-        assert!(start.elapsed() < Duration::from_secs(300), "services never became ready");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "services never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     ingest_corpus(&base, "split").await;
-    let (status, answer) = post(&base, "/api/query", &json!({ "query": QUESTIONS[3].1, "collection": "split" })).await;
+    let (status, answer) = post(
+        &base,
+        "/api/query",
+        &json!({ "query": QUESTIONS[3].1, "collection": "split" }),
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
 
     generation.kill();
 
-    let (status, answer) = post(&base, "/api/query", &json!({ "query": QUESTIONS[3].1, "collection": "split" })).await;
+    let (status, answer) = post(
+        &base,
+        "/api/query",
+        &json!({ "query": QUESTIONS[3].1, "collection": "split" }),
+    )
+    .await;
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("generation"), "{answer}");
-    assert!(answer.get("answer").is_none(), "no answer may be made up: {answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("generation"),
+        "{answer}"
+    );
+    assert!(
+        answer.get("answer").is_none(),
+        "no answer may be made up: {answer}"
+    );
 
-    let (status, events) = sse(&base, "/api/query/stream", &json!({ "query": QUESTIONS[3].1, "collection": "split" })).await;
+    let (status, events) = sse(
+        &base,
+        "/api/query/stream",
+        &json!({ "query": QUESTIONS[3].1, "collection": "split" }),
+    )
+    .await;
     if status == 200 {
-        assert_eq!(events.last().map(|e| e.0.as_str()), Some("error"), "{events:?}");
+        assert_eq!(
+            events.last().map(|e| e.0.as_str()),
+            Some("error"),
+            "{events:?}"
+        );
     } else {
         assert_eq!(status, 503);
     }
@@ -57,6 +92,12 @@ async fn killed_generation_gives_503_on_query_while_ingest_still_works() {
 
     let more = json!({ "documents": [{ "source": "extra.txt", "text": "Basalt is a fine-grained volcanic rock." }] });
     let (status, body) = post(&base, "/api/collections/split/documents", &more).await;
-    assert_eq!(status, 200, "ingest must keep working without generation: {body}");
-    assert_eq!(retrieve(&base, "split", QUESTIONS[3].1, "hybrid").await[0].0, "ownership.txt");
+    assert_eq!(
+        status, 200,
+        "ingest must keep working without generation: {body}"
+    );
+    assert_eq!(
+        retrieve(&base, "split", QUESTIONS[3].1, "hybrid").await[0].0,
+        "ownership.txt"
+    );
 }

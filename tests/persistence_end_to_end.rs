@@ -21,7 +21,11 @@ async fn restart_reingest_and_delete_keep_the_indexes_consistent() {
             before.push(retrieve(&base, "keep", question, method).await);
         }
     }
-    assert!(up.stop(Duration::from_secs(30)), "ragmesh did not shut down cleanly:\n{}", up.log_tail());
+    assert!(
+        up.stop(Duration::from_secs(30)),
+        "ragmesh did not shut down cleanly:\n{}",
+        up.log_tail()
+    );
 
     let up = start_up(data.path());
     let base = up.url.clone();
@@ -35,14 +39,28 @@ async fn restart_reingest_and_delete_keep_the_indexes_consistent() {
 
     let again = ingest_corpus(&base, "keep").await;
     assert_eq!(again["chunks_added"], 0, "{again}");
-    assert_eq!(chunk_count(&base, "keep").await, chunks, "re-ingest changed the chunk count");
+    assert_eq!(
+        chunk_count(&base, "keep").await,
+        chunks,
+        "re-ingest changed the chunk count"
+    );
 
-    let (status, deleted) = delete(&base, "/api/collections/keep/documents?source=sicilian.md").await;
+    let (status, deleted) =
+        delete(&base, "/api/collections/keep/documents?source=sicilian.md").await;
     assert_eq!(status, 200, "{deleted}");
     assert!(deleted["chunks_deleted"].as_u64().unwrap() >= 1);
     for method in ["hybrid", "bm25", "vector"] {
-        let hits = retrieve(&base, "keep", "Sicilian Defence chess opening e4 c5 Najdorf", method).await;
-        assert!(hits.iter().all(|(s, _)| s != "sicilian.md"), "{method} still returns the deleted source: {hits:?}");
+        let hits = retrieve(
+            &base,
+            "keep",
+            "Sicilian Defence chess opening e4 c5 Najdorf",
+            method,
+        )
+        .await;
+        assert!(
+            hits.iter().all(|(s, _)| s != "sicilian.md"),
+            "{method} still returns the deleted source: {hits:?}"
+        );
     }
     let (_, listing) = get(&base, "/api/collections/keep/documents").await;
     assert!(!listing.to_string().contains("sicilian.md"), "{listing}");

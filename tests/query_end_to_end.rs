@@ -29,7 +29,12 @@ async fn each_question_finds_its_document_with_every_method_and_cites_in_range()
     }
 
     for (source, question) in QUESTIONS {
-        let (status, answer) = post(&base, "/api/query", &json!({ "query": question, "collection": "e2e" })).await;
+        let (status, answer) = post(
+            &base,
+            "/api/query",
+            &json!({ "query": question, "collection": "e2e" }),
+        )
+        .await;
         assert_eq!(status, 200, "{answer}");
         let text = answer["answer"].as_str().unwrap();
         assert!(!text.trim().is_empty(), "empty answer for {question:?}");
@@ -39,12 +44,26 @@ async fn each_question_finds_its_document_with_every_method_and_cites_in_range()
             assert_eq!(s["index"].as_u64().unwrap() as usize, i + 1, "{answer}");
         }
         for n in citation_numbers(text) {
-            assert!((1..=sources.len()).contains(&n), "citation [{n}] out of range in {text:?}");
+            assert!(
+                (1..=sources.len()).contains(&n),
+                "citation [{n}] out of range in {text:?}"
+            );
         }
         let profile = &answer["profile"];
-        let steps: Vec<&str> = profile["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-        assert!(steps.contains(&"retrieve") && steps.contains(&"generate"), "{profile}");
-        assert!(steps.contains(&profile["bottleneck"].as_str().unwrap()), "{profile}");
+        let steps: Vec<&str> = profile["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            steps.contains(&"retrieve") && steps.contains(&"generate"),
+            "{profile}"
+        );
+        assert!(
+            steps.contains(&profile["bottleneck"].as_str().unwrap()),
+            "{profile}"
+        );
         assert!(profile["total_ms"].as_f64().unwrap() > 0.0);
         assert_eq!(answer["trace_id"].as_str().unwrap().len(), 32, "{answer}");
     }
@@ -57,14 +76,23 @@ async fn streaming_sends_contexts_then_tokens_then_done() {
     let base = up.url.clone();
     ingest_corpus(&base, "default").await;
 
-    let (status, events) = sse(&base, "/api/query/stream", &json!({ "query": QUESTIONS[1].1 })).await;
+    let (status, events) = sse(
+        &base,
+        "/api/query/stream",
+        &json!({ "query": QUESTIONS[1].1 }),
+    )
+    .await;
     assert_eq!(status, 200);
     let kinds: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"contexts"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"done"), "{kinds:?}");
     let tokens = kinds.iter().filter(|k| **k == "token").count();
     assert!(tokens >= 1, "{kinds:?}");
-    assert_eq!(tokens, kinds.len() - 2, "only token events between contexts and done: {kinds:?}");
+    assert_eq!(
+        tokens,
+        kinds.len() - 2,
+        "only token events between contexts and done: {kinds:?}"
+    );
 
     let contexts = &events[0].1["sources"];
     assert_eq!(contexts[0]["source"], "sourdough.txt", "{contexts}");
@@ -72,9 +100,16 @@ async fn streaming_sends_contexts_then_tokens_then_done() {
     let answer = done["answer"].as_str().unwrap();
     assert!(!answer.trim().is_empty());
     for n in citation_numbers(answer) {
-        assert!((1..=contexts.as_array().unwrap().len()).contains(&n), "[{n}] in {answer:?}");
+        assert!(
+            (1..=contexts.as_array().unwrap().len()).contains(&n),
+            "[{n}] in {answer:?}"
+        );
     }
-    let streamed: String = events.iter().filter(|(e, _)| e == "token").map(|(_, d)| d["text"].as_str().unwrap()).collect();
+    let streamed: String = events
+        .iter()
+        .filter(|(e, _)| e == "token")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
     assert!(!streamed.trim().is_empty());
 }
 
@@ -87,23 +122,40 @@ async fn uploads_name_documents_after_their_files() {
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
-            reqwest::multipart::Part::bytes(std::fs::read(corpus_dir().join("kilauea.md")).unwrap())
-                .file_name("kilauea.md"),
+            reqwest::multipart::Part::bytes(
+                std::fs::read(corpus_dir().join("kilauea.md")).unwrap(),
+            )
+            .file_name("kilauea.md"),
         )
         .part(
             "file",
-            reqwest::multipart::Part::bytes(std::fs::read(corpus_dir().join("sourdough.txt")).unwrap())
-                .file_name("sourdough.txt"),
+            reqwest::multipart::Part::bytes(
+                std::fs::read(corpus_dir().join("sourdough.txt")).unwrap(),
+            )
+            .file_name("sourdough.txt"),
         );
-    let r = client().post(format!("{base}/api/collections/up/documents")).multipart(form).send().await.unwrap();
+    let r = client()
+        .post(format!("{base}/api/collections/up/documents"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["documents"], 2, "{body}");
 
     let (status, listing) = get(&base, "/api/collections/up/documents").await;
     assert_eq!(status, 200);
-    let mut names: Vec<&str> = listing["documents"].as_array().unwrap().iter().map(|d| d["source"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = listing["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["source"].as_str().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, ["kilauea.md", "sourdough.txt"]);
-    assert_eq!(retrieve(&base, "up", QUESTIONS[0].1, "hybrid").await[0].0, "kilauea.md");
+    assert_eq!(
+        retrieve(&base, "up", QUESTIONS[0].1, "hybrid").await[0].0,
+        "kilauea.md"
+    );
 }

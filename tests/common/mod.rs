@@ -1,6 +1,6 @@
 //! Helpers shared by the end-to-end tests: the real `ragmesh` binary, the fixture corpus, and
 //! small HTTP/SSE calls that return status and JSON so assertions stay one line.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use ragmesh_testkit::RagmeshProcess;
 use serde_json::{Value, json};
@@ -21,10 +21,22 @@ pub fn start_up(data_dir: &Path) -> RagmeshProcess {
 
 /// (source, question answerable only from it) for every fixture document.
 pub const QUESTIONS: &[(&str, &str)] = &[
-    ("kilauea.md", "Which Hawaiian shield volcano had a lava lake in its summit crater?"),
-    ("sourdough.txt", "How often should a sourdough starter be fed at room temperature?"),
-    ("sicilian.md", "Which chess opening begins with the moves e4 c5?"),
-    ("ownership.txt", "What happens to a Rust value when its owner goes out of scope?"),
+    (
+        "kilauea.md",
+        "Which Hawaiian shield volcano had a lava lake in its summit crater?",
+    ),
+    (
+        "sourdough.txt",
+        "How often should a sourdough starter be fed at room temperature?",
+    ),
+    (
+        "sicilian.md",
+        "Which chess opening begins with the moves e4 c5?",
+    ),
+    (
+        "ownership.txt",
+        "What happens to a Rust value when its owner goes out of scope?",
+    ),
 ];
 
 pub fn corpus_dir() -> PathBuf {
@@ -49,7 +61,12 @@ pub fn client() -> reqwest::Client {
 }
 
 pub async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = client().post(format!("{base}{path}")).json(body).send().await.unwrap();
+    let r = client()
+        .post(format!("{base}{path}"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -73,19 +90,33 @@ pub async fn get(base: &str, path: &str) -> (u16, Value) {
 }
 
 pub async fn delete(base: &str, path: &str) -> (u16, Value) {
-    let r = client().delete(format!("{base}{path}")).send().await.unwrap();
+    let r = client()
+        .delete(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
 pub async fn ingest_corpus(base: &str, collection: &str) -> Value {
-    let (status, body) = post(base, &format!("/api/collections/{collection}/documents"), &corpus_documents()).await;
+    let (status, body) = post(
+        base,
+        &format!("/api/collections/{collection}/documents"),
+        &corpus_documents(),
+    )
+    .await;
     assert_eq!(status, 200, "ingest failed: {body}");
     body
 }
 
 /// POST /api/retrieve and return the sources' (source, chunk) pairs in order.
-pub async fn retrieve(base: &str, collection: &str, query: &str, method: &str) -> Vec<(String, u64)> {
+pub async fn retrieve(
+    base: &str,
+    collection: &str,
+    query: &str,
+    method: &str,
+) -> Vec<(String, u64)> {
     let body = json!({ "query": query, "collection": collection, "method": method, "k": 5 });
     let (status, answer) = post(base, "/api/retrieve", &body).await;
     assert_eq!(status, 200, "retrieve failed: {answer}");
@@ -93,7 +124,12 @@ pub async fn retrieve(base: &str, collection: &str, query: &str, method: &str) -
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["source"].as_str().unwrap().to_string(), s["chunk"].as_u64().unwrap()))
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap().to_string(),
+                s["chunk"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -133,7 +169,12 @@ pub fn citation_numbers(answer: &str) -> Vec<usize> {
 
 /// POST an SSE endpoint and collect (event, data) pairs until the stream ends.
 pub async fn sse(base: &str, path: &str, body: &Value) -> (u16, Vec<(String, Value)>) {
-    let r = client().post(format!("{base}{path}")).json(body).send().await.unwrap();
+    let r = client()
+        .post(format!("{base}{path}"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
     let mut events = Vec::new();
@@ -148,7 +189,10 @@ pub async fn sse(base: &str, path: &str, body: &Value) -> (u16, Vec<(String, Val
             }
         }
         if !data.is_empty() {
-            events.push((event, serde_json::from_str(&data).unwrap_or(Value::String(data))));
+            events.push((
+                event,
+                serde_json::from_str(&data).unwrap_or(Value::String(data)),
+            ));
         }
     }
     (status, events)

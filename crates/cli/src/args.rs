@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "ragmesh", version, about = "Self-hosted retrieval-augmented generation")]
+#[command(
+    name = "ragmesh",
+    version,
+    about = "Self-hosted retrieval-augmented generation"
+)]
 pub struct Cli {
     /// Configuration file (TOML); RAGMESH__SECTION__KEY environment variables override it.
     #[arg(long, global = true, env = "RAGMESH_CONFIG")]

@@ -24,12 +24,18 @@ impl GatewayClient {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(GatewayClient { base: base_url.trim_end_matches('/').to_string(), http })
+        Ok(GatewayClient {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+        })
     }
 
     /// True when `/health/ready` answers 200.
     pub async fn ready(&self) -> bool {
-        let request = self.http.get(format!("{}/health/ready", self.base)).timeout(Duration::from_secs(5));
+        let request = self
+            .http
+            .get(format!("{}/health/ready", self.base))
+            .timeout(Duration::from_secs(5));
         matches!(request.send().await, Ok(r) if r.status().is_success())
     }
 

@@ -23,7 +23,14 @@ pub struct IngestReport {
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let client = GatewayClient::new(&args.gateway.url)?;
-    let report = ingest_paths(&client, &args.paths, &args.collection, args.batch.max(1), !args.quiet).await?;
+    let report = ingest_paths(
+        &client,
+        &args.paths,
+        &args.collection,
+        args.batch.max(1),
+        !args.quiet,
+    )
+    .await?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -106,7 +113,8 @@ fn collect(
     files: &mut Vec<(String, PathBuf)>,
     skipped: &mut Vec<PathBuf>,
 ) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
         for entry in std::fs::read_dir(path)? {
             let entry = entry?;
@@ -128,7 +136,9 @@ fn collect(
     let source = if root == path {
         path.file_name().map(|n| n.to_string_lossy().into_owned())
     } else {
-        path.strip_prefix(root).ok().map(|p| p.to_string_lossy().into_owned())
+        path.strip_prefix(root)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
     }
     .unwrap_or_else(|| path.display().to_string());
     files.push((source, path.to_path_buf()));

@@ -18,7 +18,10 @@ use std::process::ExitCode;
 /// Parses arguments, runs the command on a Tokio runtime and turns errors into exit code 1.
 pub fn main_entry() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

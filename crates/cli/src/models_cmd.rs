@@ -10,8 +10,13 @@ pub async fn run(config: Option<&Path>, args: ModelsArgs) -> anyhow::Result<()> 
     let settings = Settings::load(config)?;
     match args.command {
         ModelsCommand::Fetch(a) => {
-            let dir = a.dir.models_dir.unwrap_or_else(|| settings.models.dir.clone());
-            let index = a.index_url.unwrap_or_else(|| settings.models.index_url.clone());
+            let dir = a
+                .dir
+                .models_dir
+                .unwrap_or_else(|| settings.models.dir.clone());
+            let index = a
+                .index_url
+                .unwrap_or_else(|| settings.models.index_url.clone());
             let report = ragmesh_models::fetch_models(&dir, &index, !a.quiet).await?;
             writeln!(std::io::stdout().lock(), "{report}")?;
         }

@@ -64,7 +64,13 @@ fn print_sources(out: &mut impl Write, answer: &Value) -> anyhow::Result<()> {
     if let Some(steps) = profile["steps"].as_array() {
         let parts: Vec<String> = steps
             .iter()
-            .map(|s| format!("{} {:.1} ms", s["name"].as_str().unwrap_or("?"), s["ms"].as_f64().unwrap_or(0.0)))
+            .map(|s| {
+                format!(
+                    "{} {:.1} ms",
+                    s["name"].as_str().unwrap_or("?"),
+                    s["ms"].as_f64().unwrap_or(0.0)
+                )
+            })
             .collect();
         writeln!(
             out,

@@ -61,14 +61,24 @@ pub async fn run(config: Option<&std::path::Path>, args: ServeArgs) -> anyhow::R
     let settings = Settings::load(config)?;
     let name = args.service.as_str();
     ragmesh_telemetry::init_logging(&settings.telemetry, name)?;
-    let addr = args.listen.clone().unwrap_or_else(|| args.service.listen(&settings).to_string());
+    let addr = args
+        .listen
+        .clone()
+        .unwrap_or_else(|| args.service.listen(&settings).to_string());
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(service = name, %local, "listening");
     if let Some(path) = &args.ready_file {
-        ready_file::write(path, &Ready { url: format!("http://{local}"), service: name, pid: std::process::id() })?;
+        ready_file::write(
+            path,
+            &Ready {
+                url: format!("http://{local}"),
+                service: name,
+                pid: std::process::id(),
+            },
+        )?;
     }
     let shutdown = ragmesh_telemetry::shutdown_token();
     spawn_service(args.service, settings, listener, shutdown).await?

@@ -36,7 +36,11 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let gateway_addr = gateway_listener.local_addr()?;
     let mut tasks = Vec::new();
-    for service in [ServiceName::Retrieval, ServiceName::Rerank, ServiceName::Generation] {
+    for service in [
+        ServiceName::Retrieval,
+        ServiceName::Rerank,
+        ServiceName::Generation,
+    ] {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         match service {
@@ -44,9 +48,19 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
             ServiceName::Rerank => settings.gateway.rerank_url = url,
             _ => settings.gateway.generation_url = url,
         }
-        tasks.push(spawn_service(service, settings.clone(), listener, shutdown.clone()));
+        tasks.push(spawn_service(
+            service,
+            settings.clone(),
+            listener,
+            shutdown.clone(),
+        ));
     }
-    tasks.push(spawn_service(ServiceName::Gateway, settings.clone(), gateway_listener, shutdown.clone()));
+    tasks.push(spawn_service(
+        ServiceName::Gateway,
+        settings.clone(),
+        gateway_listener,
+        shutdown.clone(),
+    ));
 
     let base_url = format!("http://{gateway_addr}");
     let ready = wait_until_ready(&base_url, &shutdown);
@@ -69,13 +83,23 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
     if args.demo {
         let dir = demo_dir(args.demo_dir.as_deref())?;
         let client = GatewayClient::new(&base_url)?;
-        let report = crate::ingest::ingest_paths(&client, &[dir.clone()], "default", 16, false).await?;
+        let report =
+            crate::ingest::ingest_paths(&client, std::slice::from_ref(&dir), "default", 16, false).await?;
         tracing::info!(documents = report.documents, chunks = report.chunks, dir = %dir.display(), "demo documents ingested into collection `default`");
     }
     if let Some(path) = &args.ready_file {
-        ready_file::write(path, &Ready { url: base_url.clone(), service: "up", pid: std::process::id() })?;
+        ready_file::write(
+            path,
+            &Ready {
+                url: base_url.clone(),
+                service: "up",
+                pid: std::process::id(),
+            },
+        )?;
     }
-    tracing::info!("ragmesh is up at {base_url} (try: ragmesh query \"What is ragmesh?\"); Ctrl-C stops it");
+    tracing::info!(
+        "ragmesh is up at {base_url} (try: ragmesh query \"What is ragmesh?\"); Ctrl-C stops it"
+    );
 
     // Run until a signal, or until any service fails (then stop the others).
     let mut first_error = None;
@@ -85,7 +109,9 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => first_error = first_error.or(Some(e)),
-            Err(e) => first_error = first_error.or(Some(anyhow::anyhow!("a service panicked: {e}"))),
+            Err(e) => {
+                first_error = first_error.or(Some(anyhow::anyhow!("a service panicked: {e}")))
+            }
         }
         shutdown.cancel();
     }
@@ -98,7 +124,10 @@ async fn wait_until_ready(base_url: &str, shutdown: &CancellationToken) -> anyho
     let start = Instant::now();
     loop {
         if client.ready().await {
-            tracing::info!(ms = start.elapsed().as_millis() as u64, "all services ready");
+            tracing::info!(
+                ms = start.elapsed().as_millis() as u64,
+                "all services ready"
+            );
             return Ok(());
         }
         if start.elapsed() > READY_TIMEOUT {
@@ -115,7 +144,10 @@ fn demo_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(dir) = explicit {
         return Ok(dir.to_path_buf());
     }
-    let candidates = [PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"), PathBuf::from("docs")];
+    let candidates = [
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
+        PathBuf::from("docs"),
+    ];
     candidates
         .into_iter()
         .find(|d| d.is_dir())

@@ -62,7 +62,9 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
         if self.retrieval.chunk_overlap_tokens >= self.retrieval.chunk_tokens {
-            return invalid("retrieval.chunk_overlap_tokens must be smaller than retrieval.chunk_tokens");
+            return invalid(
+                "retrieval.chunk_overlap_tokens must be smaller than retrieval.chunk_tokens",
+            );
         }
         if self.retrieval.chunk_tokens == 0 || self.retrieval.chunk_tokens > 510 {
             return invalid("retrieval.chunk_tokens must be in 1..=510");
@@ -92,7 +94,9 @@ pub fn config_path_from_args() -> Option<std::path::PathBuf> {
             return Some(path.into());
         }
     }
-    std::env::var_os("RAGMESH_CONFIG").filter(|p| !p.is_empty()).map(Into::into)
+    std::env::var_os("RAGMESH_CONFIG")
+        .filter(|p| !p.is_empty())
+        .map(Into::into)
 }
 
 #[cfg(test)]
@@ -100,14 +104,21 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_load_and_env_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ragmesh.toml");
-        std::fs::write(&file, "[gateway]\nlisten = \"127.0.0.1:9000\"\ndefault_k = 7\n").unwrap();
+        std::fs::write(
+            &file,
+            "[gateway]\nlisten = \"127.0.0.1:9000\"\ndefault_k = 7\n",
+        )
+        .unwrap();
         let s = Settings::load_with_env(
             Some(&file),
             env(&[("RAGMESH__GATEWAY__LISTEN", "127.0.0.1:9100")]),

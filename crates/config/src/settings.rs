@@ -27,7 +27,10 @@ pub struct ModelSettings {
 
 impl Default for ModelSettings {
     fn default() -> Self {
-        ModelSettings { dir: default_models_dir(), index_url: "https://pypi.org/simple".into() }
+        ModelSettings {
+            dir: default_models_dir(),
+            index_url: "https://pypi.org/simple".into(),
+        }
     }
 }
 
@@ -62,7 +65,10 @@ pub struct TelemetrySettings {
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        TelemetrySettings { log_format: LogFormat::Json, log_level: "info".into() }
+        TelemetrySettings {
+            log_format: LogFormat::Json,
+            log_level: "info".into(),
+        }
     }
 }
 
@@ -115,7 +121,12 @@ pub struct RerankSettings {
 
 impl Default for RerankSettings {
     fn default() -> Self {
-        RerankSettings { listen: "127.0.0.1:50052".into(), model_dir: None, max_length: 512, threads: 0 }
+        RerankSettings {
+            listen: "127.0.0.1:50052".into(),
+            model_dir: None,
+            max_length: 512,
+            threads: 0,
+        }
     }
 }
 

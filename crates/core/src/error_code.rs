@@ -28,17 +28,67 @@ pub enum ErrorCode {
 
 /// One row per kind: (kind, gRPC code, HTTP status, wire name).
 const TABLE: &[(ErrorCode, tonic::Code, u16, &str)] = &[
-    (ErrorCode::InvalidArgument, tonic::Code::InvalidArgument, 400, "invalid_argument"),
+    (
+        ErrorCode::InvalidArgument,
+        tonic::Code::InvalidArgument,
+        400,
+        "invalid_argument",
+    ),
     (ErrorCode::NotFound, tonic::Code::NotFound, 404, "not_found"),
-    (ErrorCode::AlreadyExists, tonic::Code::AlreadyExists, 409, "already_exists"),
-    (ErrorCode::PayloadTooLarge, tonic::Code::OutOfRange, 413, "payload_too_large"),
-    (ErrorCode::UnsupportedMediaType, tonic::Code::InvalidArgument, 415, "unsupported_media_type"),
-    (ErrorCode::UnprocessableEntity, tonic::Code::FailedPrecondition, 422, "unprocessable_entity"),
-    (ErrorCode::ResourceExhausted, tonic::Code::ResourceExhausted, 429, "resource_exhausted"),
-    (ErrorCode::Unavailable, tonic::Code::Unavailable, 503, "unavailable"),
-    (ErrorCode::DeadlineExceeded, tonic::Code::DeadlineExceeded, 504, "deadline_exceeded"),
-    (ErrorCode::Cancelled, tonic::Code::Cancelled, 499, "cancelled"),
-    (ErrorCode::Unauthenticated, tonic::Code::Unauthenticated, 401, "unauthenticated"),
+    (
+        ErrorCode::AlreadyExists,
+        tonic::Code::AlreadyExists,
+        409,
+        "already_exists",
+    ),
+    (
+        ErrorCode::PayloadTooLarge,
+        tonic::Code::OutOfRange,
+        413,
+        "payload_too_large",
+    ),
+    (
+        ErrorCode::UnsupportedMediaType,
+        tonic::Code::InvalidArgument,
+        415,
+        "unsupported_media_type",
+    ),
+    (
+        ErrorCode::UnprocessableEntity,
+        tonic::Code::FailedPrecondition,
+        422,
+        "unprocessable_entity",
+    ),
+    (
+        ErrorCode::ResourceExhausted,
+        tonic::Code::ResourceExhausted,
+        429,
+        "resource_exhausted",
+    ),
+    (
+        ErrorCode::Unavailable,
+        tonic::Code::Unavailable,
+        503,
+        "unavailable",
+    ),
+    (
+        ErrorCode::DeadlineExceeded,
+        tonic::Code::DeadlineExceeded,
+        504,
+        "deadline_exceeded",
+    ),
+    (
+        ErrorCode::Cancelled,
+        tonic::Code::Cancelled,
+        499,
+        "cancelled",
+    ),
+    (
+        ErrorCode::Unauthenticated,
+        tonic::Code::Unauthenticated,
+        401,
+        "unauthenticated",
+    ),
     (ErrorCode::Internal, tonic::Code::Internal, 500, "internal"),
 ];
 
@@ -140,6 +190,9 @@ mod tests {
         let status = to_status(&Bad);
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert_eq!(status_from(&status), ErrorCode::UnsupportedMediaType);
-        assert_eq!(status_from(&tonic::Status::unavailable("x")), ErrorCode::Unavailable);
+        assert_eq!(
+            status_from(&tonic::Status::unavailable("x")),
+            ErrorCode::Unavailable
+        );
     }
 }

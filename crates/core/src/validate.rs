@@ -6,7 +6,9 @@ use crate::{Classify, ErrorCode};
 /// Errors of the core crate: inputs that fail validation.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
-    #[error("invalid collection name {0:?}: use 1-64 characters from A-Z a-z 0-9 _ . - and no '..'")]
+    #[error(
+        "invalid collection name {0:?}: use 1-64 characters from A-Z a-z 0-9 _ . - and no '..'"
+    )]
     InvalidCollection(String),
 }
 
@@ -26,7 +28,11 @@ pub fn validate_collection(name: &str) -> Result<&str, CoreError> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
         && !name.contains("..")
         && name != ".";
-    if ok { Ok(name) } else { Err(CoreError::InvalidCollection(name.to_string())) }
+    if ok {
+        Ok(name)
+    } else {
+        Err(CoreError::InvalidCollection(name.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -38,7 +44,17 @@ mod tests {
         for good in ["default", "docs_v1.2", "A-b_c", &"x".repeat(64)] {
             assert!(validate_collection(good).is_ok(), "{good}");
         }
-        for bad in ["", ".", "..", "a..b", "a/b", "a b", "é", &"x".repeat(65), "../etc"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a..b",
+            "a/b",
+            "a b",
+            "é",
+            &"x".repeat(65),
+            "../etc",
+        ] {
             assert!(validate_collection(bad).is_err(), "{bad}");
         }
     }

@@ -9,7 +9,10 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 static INSTALLED: OnceLock<()> = OnceLock::new();
 
 /// Installs logging for `service` (a field on every JSON line). Later calls do nothing.
-pub fn init_logging(settings: &TelemetrySettings, service: &'static str) -> Result<(), TelemetryError> {
+pub fn init_logging(
+    settings: &TelemetrySettings,
+    service: &'static str,
+) -> Result<(), TelemetryError> {
     if INSTALLED.get().is_some() {
         return Ok(());
     }
@@ -29,7 +32,12 @@ pub fn init_logging(settings: &TelemetrySettings, service: &'static str) -> Resu
             )
             .try_init(),
         LogFormat::Pretty => registry
-            .with(fmt::layer().compact().with_target(false).with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .compact()
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     // Another subscriber may already be installed (tests); that is not an error.

@@ -23,7 +23,15 @@ impl RagmeshProcess {
     /// `RAGMESH__GENERATION__MAX_NEW_TOKENS`). Waits until every service is ready.
     pub fn up(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> RagmeshProcess {
         let data = data_dir.display().to_string();
-        let args = ["up", "--listen", "127.0.0.1:0", "--data-dir", &data, "--log-format", "json"];
+        let args = [
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data,
+            "--log-format",
+            "json",
+        ];
         Self::start(bin, &args, env)
     }
 
@@ -38,7 +46,9 @@ impl RagmeshProcess {
         let ready = scratch.path().join("ready.json");
         let log = scratch.path().join("process.log");
         let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log file: {e}"));
-        let log_err = log_file.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
+        let log_err = log_file
+            .try_clone()
+            .unwrap_or_else(|e| panic!("log file: {e}"));
         let mut command = Command::new(bin);
         command
             .args(args)
@@ -55,7 +65,12 @@ impl RagmeshProcess {
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut process = RagmeshProcess { child, url: String::new(), log, _scratch: scratch };
+        let mut process = RagmeshProcess {
+            child,
+            url: String::new(),
+            log,
+            _scratch: scratch,
+        };
         process.url = process.wait_for_ready_file(&ready);
         process
     }
@@ -70,10 +85,16 @@ impl RagmeshProcess {
                 return url.to_string();
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("ragmesh exited during start-up ({status}); log:\n{}", self.log_tail());
+                panic!(
+                    "ragmesh exited during start-up ({status}); log:\n{}",
+                    self.log_tail()
+                );
             }
             if start.elapsed() > START_TIMEOUT {
-                panic!("ragmesh not ready after {START_TIMEOUT:?}; log:\n{}", self.log_tail());
+                panic!(
+                    "ragmesh not ready after {START_TIMEOUT:?}; log:\n{}",
+                    self.log_tail()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
