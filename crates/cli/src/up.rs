@@ -84,7 +84,8 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         let dir = demo_dir(args.demo_dir.as_deref())?;
         let client = GatewayClient::new(&base_url)?;
         let report =
-            crate::ingest::ingest_paths(&client, std::slice::from_ref(&dir), "default", 16, false).await?;
+            crate::ingest::ingest_paths(&client, std::slice::from_ref(&dir), "default", 16, false)
+                .await?;
         tracing::info!(documents = report.documents, chunks = report.chunks, dir = %dir.display(), "demo documents ingested into collection `default`");
     }
     if let Some(path) = &args.ready_file {
