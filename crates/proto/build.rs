@@ -1,5 +1,6 @@
-//! Compiles `proto/ragmesh/v1/*.proto` with protox (pure Rust, no protoc) and generates the
-//! tonic clients and servers into OUT_DIR.
+//! Compiles `proto/ragmesh/v1/*.proto` with protox (pure Rust, no protoc), generates the
+//! tonic clients and servers into OUT_DIR, and writes the encoded file descriptor set there
+//! too, for gRPC server reflection.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
@@ -8,10 +9,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }
-    let descriptors = protox::compile(&files, [&root])?;
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(&files)?;
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("ragmesh_v1_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(descriptors)?;
+        .compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }

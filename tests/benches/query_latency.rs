@@ -30,6 +30,8 @@ const RETRIEVE_STEPS: &[&str] = &[
     "retrieve.vector",
     "retrieve.fusion",
 ];
+/// `k` of the generation passes: the default 5, and 3 to show what prompt size costs.
+const QUERY_KS: [u32; 2] = [5, 3];
 const QUERY_STEPS: &[&str] = &["total", "retrieve", "generate.first_token", "generate"];
 
 fn main() -> BenchResult<()> {
@@ -113,14 +115,20 @@ struct Measured {
     documents: usize,
     chunks: u64,
     ingest_s: f64,
+    rounds: usize,
     retrieve: StepSamples,
     /// Round-1 retrievals whose first source / any source is one of the expected documents.
     top1_hits: usize,
     topk_hits: usize,
-    query_k5: StepSamples,
-    generation_k5: GenerationSamples,
-    query_k3: StepSamples,
-    generation_k3: GenerationSamples,
+    queries: Vec<QueryPass>,
+}
+
+/// `/api/query` with `k` sources, every question once.
+#[derive(Default)]
+struct QueryPass {
+    k: u32,
+    steps: StepSamples,
+    generation: GenerationSamples,
 }
 
 struct Run<'a> {
@@ -167,38 +175,45 @@ impl Run<'_> {
             }
             eprintln!("retrieve round {} of {rounds} done", round + 1);
         }
-        let (query_k5, generation_k5) = self.query_pass(5).await?;
-        let (query_k3, generation_k3) = self.query_pass(3).await?;
+        let queries = self.query_passes().await?;
         Ok(Measured {
             documents,
             chunks,
             ingest_s,
+            rounds,
             retrieve,
             top1_hits,
             topk_hits,
-            query_k5,
-            generation_k5,
-            query_k3,
-            generation_k3,
+            queries,
         })
     }
 
-    /// Every question once through `/api/query` with `k` sources and default generation settings.
-    async fn query_pass(&self, k: u32) -> BenchResult<(StepSamples, GenerationSamples)> {
-        let mut steps = StepSamples::default();
-        let mut generation = GenerationSamples::default();
+    /// Every question through `/api/query` once per entry of [`QUERY_KS`], default generation
+    /// settings. The k values alternate question by question, so a change of machine load
+    /// during the run hits every k alike instead of skewing the comparison.
+    async fn query_passes(&self) -> BenchResult<Vec<QueryPass>> {
+        let mut passes: Vec<QueryPass> = QUERY_KS
+            .iter()
+            .map(|&k| QueryPass {
+                k,
+                ..QueryPass::default()
+            })
+            .collect();
         for (i, (question, _)) in self.questions.iter().enumerate() {
-            let answer = self.post("/api/query", &request(question, k)).await?;
-            steps.add_profile(&answer["profile"])?;
-            generation.add_answer(&answer);
-            eprintln!(
-                "query k={k} {}/{}: {:.0} ms",
-                i + 1,
-                self.questions.len(),
-                answer["profile"]["total_ms"]
-            );
+            for pass in &mut passes {
+                let answer = self.post("/api/query", &request(question, pass.k)).await?;
+                pass.steps.add_profile(&answer["profile"])?;
+                pass.generation.add_answer(&answer);
+                eprintln!(
+                    "query {}/{} k={}: {:.0} ms",
+                    i + 1,
+                    self.questions.len(),
+                    pass.k,
+                    answer["profile"]["total_ms"].as_f64().unwrap_or(f64::NAN)
+                );
+            }
         }
-        Ok((steps, generation))
+        Ok(passes)
     }
 
     async fn post(&self, path: &str, body: &Value) -> BenchResult<Value> {
@@ -275,7 +290,7 @@ fn print_report(
     load_after: &str,
     m: &Measured,
 ) {
-    let questions = m.query_k5.requests();
+    let questions = m.retrieve.requests() / m.rounds.max(1);
     println!("### End-to-end query latency\n");
     println!(
         "- Machine: {} cores (`nproc`), {}",
@@ -301,21 +316,22 @@ fn print_report(
         "- {questions} questions, hybrid retrieval; expected document first in {}/{questions}, in the top 5 in {}/{questions}",
         m.top1_hits, m.topk_hits
     );
-    println!("- Requests one at a time after one warm-up query; percentiles are nearest-rank\n");
+    let ks: Vec<String> = QUERY_KS.iter().map(|k| format!("k={k}")).collect();
+    println!(
+        "- Requests one at a time after one warm-up query; the `/api/query` passes alternate {} question by question; percentiles are nearest-rank\n",
+        ks.join(" and ")
+    );
     println!("| pass | step | n | p50 ms | p95 ms | max ms |");
     println!("|---|---|---|---|---|---|");
-    let rounds = m.retrieve.requests() / questions.max(1);
-    let passes = [
-        (
-            format!("`/api/retrieve` k=5 ×{rounds}"),
-            &m.retrieve,
-            RETRIEVE_STEPS,
-        ),
-        ("`/api/query` k=5".to_string(), &m.query_k5, QUERY_STEPS),
-        ("`/api/query` k=3".to_string(), &m.query_k3, QUERY_STEPS),
-    ];
-    for (pass, samples, steps) in passes {
-        for row in samples.table_rows(&pass, steps) {
+    let retrieve_pass = format!("`/api/retrieve` k=5 ×{}", m.rounds);
+    for row in m.retrieve.table_rows(&retrieve_pass, RETRIEVE_STEPS) {
+        println!("{row}");
+    }
+    for pass in &m.queries {
+        for row in pass
+            .steps
+            .table_rows(&format!("`/api/query` k={}", pass.k), QUERY_STEPS)
+        {
             println!("{row}");
         }
     }
@@ -323,6 +339,11 @@ fn print_report(
         "\n| pass | prompt tokens p50 | generated tokens p50 | decode tok/s p50 | ended on stop token |"
     );
     println!("|---|---|---|---|---|");
-    println!("{}", m.generation_k5.table_row("`/api/query` k=5"));
-    println!("{}", m.generation_k3.table_row("`/api/query` k=3"));
+    for pass in &m.queries {
+        println!(
+            "{}",
+            pass.generation
+                .table_row(&format!("`/api/query` k={}", pass.k))
+        );
+    }
 }

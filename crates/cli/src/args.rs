@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// Write the bound address here (JSON) once listening.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// Address of the `/metrics` and `/log-level` listener of a gRPC service; overrides its
+    /// `metrics_listen` setting (port 0 picks a free port, written to the ready file).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,9 @@ pub struct Ready<'a> {
     pub url: String,
     pub service: &'a str,
     pub pid: u32,
+    /// Base URL of the service's `/metrics` listener, when it runs one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_url: Option<String>,
 }
 
 /// Writes `ready` to `path` via a temporary file and a rename, so readers never see half of it.

@@ -19,6 +19,16 @@ impl ServiceName {
         }
     }
 
+    /// The `metrics_listen` setting of a gRPC service (the gateway serves `/metrics` itself).
+    pub fn metrics_listen(self, settings: &mut Settings) -> Option<&mut String> {
+        match self {
+            ServiceName::Gateway => None,
+            ServiceName::Retrieval => Some(&mut settings.retrieval.metrics_listen),
+            ServiceName::Rerank => Some(&mut settings.rerank.metrics_listen),
+            ServiceName::Generation => Some(&mut settings.generation.metrics_listen),
+        }
+    }
+
     /// The configured listen address of this service.
     pub fn listen(self, settings: &Settings) -> &str {
         match self {
@@ -37,8 +47,9 @@ pub fn spawn_service(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> JoinHandle<anyhow::Result<()>> {
-    tokio::spawn(async move {
-        let name = service.as_str();
+    let name = service.as_str();
+    let span = tracing::info_span!("service", service = name);
+    let task = async move {
         let result = match service {
             ServiceName::Gateway => ragmesh_gateway::run(settings, listener, shutdown)
                 .await
@@ -54,11 +65,30 @@ pub fn spawn_service(
                 .map_err(anyhow::Error::from),
         };
         result.with_context(|| format!("{name} service failed"))
-    })
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span))
+}
+
+/// Starts the `/metrics` + `/log-level` listener of a gRPC service when it has an address
+/// (`--metrics-listen` wins over the setting). Returns its base URL.
+pub async fn start_admin_listener(
+    service: ServiceName,
+    settings: &mut Settings,
+    flag: Option<&str>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<String>> {
+    let Some(configured) = service.metrics_listen(settings) else {
+        return Ok(None);
+    };
+    if let Some(flag) = flag {
+        *configured = flag.to_string();
+    }
+    let bound = ragmesh_telemetry::spawn_admin_listener(configured, shutdown).await?;
+    Ok(bound.map(|addr| format!("http://{addr}")))
 }
 
 pub async fn run(config: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::load(config)?;
+    let mut settings = Settings::load(config)?;
     let name = args.service.as_str();
     ragmesh_telemetry::init_logging(&settings.telemetry, name)?;
     let addr = args
@@ -70,6 +100,14 @@ pub async fn run(config: Option<&std::path::Path>, args: ServeArgs) -> anyhow::R
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(service = name, %local, "listening");
+    let shutdown = ragmesh_telemetry::shutdown_token();
+    let metrics_url = start_admin_listener(
+        args.service,
+        &mut settings,
+        args.metrics_listen.as_deref(),
+        shutdown.clone(),
+    )
+    .await?;
     if let Some(path) = &args.ready_file {
         ready_file::write(
             path,
@@ -77,9 +115,9 @@ pub async fn run(config: Option<&std::path::Path>, args: ServeArgs) -> anyhow::R
                 url: format!("http://{local}"),
                 service: name,
                 pid: std::process::id(),
+                metrics_url,
             },
         )?;
     }
-    let shutdown = ragmesh_telemetry::shutdown_token();
     spawn_service(args.service, settings, listener, shutdown).await?
 }

@@ -26,6 +26,10 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         settings.models.dir = dir.clone();
     }
     settings.retrieval.data_dir = args.data_dir.clone();
+    // One process, one registry: the gateway's /metrics shows every service's series.
+    settings.retrieval.metrics_listen.clear();
+    settings.rerank.metrics_listen.clear();
+    settings.generation.metrics_listen.clear();
     ragmesh_telemetry::init_logging(&settings.telemetry, "ragmesh")?;
 
     crate::models_cmd::ensure_models(&settings.models.dir, &settings.models.index_url).await?;
@@ -95,6 +99,7 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
                 url: base_url.clone(),
                 service: "up",
                 pid: std::process::id(),
+                metrics_url: None,
             },
         )?;
     }

@@ -5,8 +5,18 @@
 //! environment variables `RAGMESH__SECTION__KEY` (e.g. `RAGMESH__GATEWAY__LISTEN`). Unknown
 //! keys are rejected so that a typo never silently falls back to a default.
 
+mod cache;
+mod generator_identity;
+mod prompt;
+mod providers;
+mod rpc;
 mod settings;
 
+pub use cache::CacheSettings;
+pub use generator_identity::{GeneratorIdentity, gguf_model_stem};
+pub use prompt::{CONTEXT_PLACEHOLDERS, PromptSettings};
+pub use providers::{OPENAI_KEY_ENV, OllamaSettings, OpenAiSettings, PROVIDERS};
+pub use rpc::{BreakerSettings, MaxConcurrentSettings, RpcSettings, split_urls};
 pub use settings::*;
 
 use ragmesh_core::{Classify, ErrorCode};
@@ -78,6 +88,20 @@ impl Settings {
         if self.generation.max_new_tokens == 0 {
             return invalid("generation.max_new_tokens must be positive");
         }
+        self.rpc.validate().map_err(ConfigError::Invalid)?;
+        if !PROVIDERS.contains(&self.generation.provider.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "generation.provider {:?} is unknown: use one of {}",
+                self.generation.provider,
+                PROVIDERS.join(", ")
+            )));
+        }
+        if let Some(problem) = self.generation.prompt.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if let Some(problem) = self.cache.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
         Ok(())
     }
 }
@@ -137,5 +161,112 @@ mod tests {
         assert!(Settings::load_with_env(Some(&file), env(&[])).is_err());
         let err = Settings::load_with_env(None, env(&[("RAGMESH__GATEWAY__DEFAULT_K", "0")]));
         assert!(err.is_err());
+        let err = Settings::load_with_env(
+            None,
+            env(&[("RAGMESH__RPC__BREAKER__HALF_OPEN_MAX_CALLS", "1")]),
+        );
+        assert!(err.is_err(), "fewer trial calls than needed to close");
+    }
+
+    #[test]
+    fn backend_urls_take_one_url_a_list_or_an_array() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(
+            split_urls(&s.gateway.retrieval_url),
+            ["http://127.0.0.1:50051"]
+        );
+        assert_eq!(s.rpc.breaker.failure_threshold, 5);
+        assert_eq!(s.rpc.max_concurrent.generation, 8);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ragmesh.toml");
+        std::fs::write(
+            &file,
+            "[gateway]\nretrieval_url = [\"http://a:1\", \"http://b:2\"]\n\
+             [rpc.breaker]\nopen_ms = 500\n",
+        )
+        .unwrap();
+        let s = Settings::load_with_env(
+            Some(&file),
+            env(&[
+                ("RAGMESH__GATEWAY__RERANK_URL", "http://c:3, http://d:4"),
+                ("RAGMESH__RPC__MAX_CONCURRENT__RERANK", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            split_urls(&s.gateway.retrieval_url),
+            ["http://a:1", "http://b:2"]
+        );
+        assert_eq!(
+            split_urls(&s.gateway.rerank_url),
+            ["http://c:3", "http://d:4"]
+        );
+        assert_eq!(s.rpc.breaker.open_ms, 500);
+        assert_eq!(s.rpc.max_concurrent.rerank, 2);
+    }
+
+    #[test]
+    fn nested_generation_sections_load_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ragmesh.toml");
+        std::fs::write(
+            &file,
+            "[generation]\nprovider = \"ollama\"\n[generation.ollama]\nmodel = \"llama3.2\"\n\
+             [generation.prompt]\nanswer_language = \"French\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with_env(
+            Some(&file),
+            env(&[
+                ("RAGMESH__GENERATION__OPENAI__API_KEY", "sk-test"),
+                ("RAGMESH__GENERATION__OPENAI__MODEL", "gpt-4o-mini"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.generation.provider, "ollama");
+        assert_eq!(s.generation.ollama.model, "llama3.2");
+        assert_eq!(s.generation.prompt.answer_language, "French");
+        assert_eq!(s.generation.openai.api_key.as_deref(), Some("sk-test"));
+        assert_eq!(s.generation.openai.model, "gpt-4o-mini");
+        assert_ne!(
+            s.generation.prompt.version(),
+            PromptSettings::default().version()
+        );
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[generation.prompt]\ncontext_format = \"{text}\"\n").unwrap();
+        assert!(Settings::load_with_env(Some(&bad), env(&[])).is_err());
+    }
+
+    #[test]
+    fn unknown_provider_is_rejected() {
+        let err = Settings::load_with_env(None, env(&[("RAGMESH__GENERATION__PROVIDER", "gpt")]));
+        assert!(err.unwrap_err().to_string().contains("\"gpt\" is unknown"));
+    }
+
+    #[test]
+    fn cache_section_reads_env_and_rejects_bad_values() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("RAGMESH__CACHE__L2_REDIS_URL", "redis://127.0.0.1:6379"),
+                ("RAGMESH__CACHE__THRESHOLD", "0.85"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.cache.l2_redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379")
+        );
+        assert_eq!(s.cache.threshold, 0.85);
+        assert_eq!(Settings::default().cache.l2_redis_url, None);
+        for (key, value) in [
+            ("RAGMESH__CACHE__THRESHOLD", "1.5"),
+            ("RAGMESH__CACHE__TTL_SECS", "0"),
+            ("RAGMESH__CACHE__L2_COMMAND_TIMEOUT_MS", "500"),
+        ] {
+            let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains("cache."), "{key}: {err}");
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! The settings schema and its compiled defaults. Every field has a default, so an empty
 //! file is a valid configuration for a laptop.
 
+use crate::{OllamaSettings, OpenAiSettings, PromptSettings};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -13,6 +14,8 @@ pub struct Settings {
     pub rerank: RerankSettings,
     pub generation: GenerationSettings,
     pub gateway: GatewaySettings,
+    pub rpc: crate::RpcSettings,
+    pub cache: crate::CacheSettings,
 }
 
 /// Where model files live and where they are fetched from.
@@ -60,7 +63,10 @@ pub enum LogFormat {
 pub struct TelemetrySettings {
     pub log_format: LogFormat,
     /// `tracing` filter directive, e.g. `info` or `ragmesh=debug,info`; `RUST_LOG` wins.
+    /// Changeable at run time (`PUT /api/admin/log-level`, `PUT /log-level` on admin listeners).
     pub log_level: String,
+    /// The `instance` field of every JSON log line; empty means the host name.
+    pub instance: String,
 }
 
 impl Default for TelemetrySettings {
@@ -68,6 +74,7 @@ impl Default for TelemetrySettings {
         TelemetrySettings {
             log_format: LogFormat::Json,
             log_level: "info".into(),
+            instance: String::new(),
         }
     }
 }
@@ -76,6 +83,8 @@ impl Default for TelemetrySettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RetrievalSettings {
     pub listen: String,
+    /// HTTP address of `/metrics` and `/log-level` for this service; empty = none.
+    pub metrics_listen: String,
     /// Root of all persisted collections.
     pub data_dir: PathBuf,
     /// Embedding model directory; empty means `<models.dir>/all-MiniLM-L6-v2`.
@@ -96,6 +105,7 @@ impl Default for RetrievalSettings {
     fn default() -> Self {
         RetrievalSettings {
             listen: "127.0.0.1:50051".into(),
+            metrics_listen: String::new(),
             data_dir: PathBuf::from("data"),
             embedding_model_dir: None,
             chunk_tokens: 200,
@@ -112,6 +122,8 @@ impl Default for RetrievalSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RerankSettings {
     pub listen: String,
+    /// HTTP address of `/metrics` and `/log-level` for this service; empty = none.
+    pub metrics_listen: String,
     /// Directory of a BERT cross-encoder (config.json, model.safetensors, tokenizer.json).
     /// None means no reranker: the service keeps the input order and says `reranker: "none"`.
     pub model_dir: Option<PathBuf>,
@@ -123,6 +135,7 @@ impl Default for RerankSettings {
     fn default() -> Self {
         RerankSettings {
             listen: "127.0.0.1:50052".into(),
+            metrics_listen: String::new(),
             model_dir: None,
             max_length: 512,
             threads: 0,
@@ -134,6 +147,8 @@ impl Default for RerankSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct GenerationSettings {
     pub listen: String,
+    /// HTTP address of `/metrics` and `/log-level` for this service; empty = none.
+    pub metrics_listen: String,
     /// GGUF file; None means `<models.dir>/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf`.
     pub gguf_path: Option<PathBuf>,
     pub max_new_tokens: usize,
@@ -146,12 +161,20 @@ pub struct GenerationSettings {
     pub threads: usize,
     /// Largest prompt, in tokens, including contexts.
     pub max_prompt_tokens: usize,
+    /// Provider used when a request names none: `embedded`, `ollama` or `openai`.
+    pub provider: String,
+    /// Load the embedded GGUF model (turn off when only remote providers are used).
+    pub embedded_enabled: bool,
+    pub prompt: PromptSettings,
+    pub ollama: OllamaSettings,
+    pub openai: OpenAiSettings,
 }
 
 impl Default for GenerationSettings {
     fn default() -> Self {
         GenerationSettings {
             listen: "127.0.0.1:50053".into(),
+            metrics_listen: String::new(),
             gguf_path: None,
             max_new_tokens: 256,
             repeat_penalty: 1.1,
@@ -159,6 +182,11 @@ impl Default for GenerationSettings {
             requantize_q8: true,
             threads: 0,
             max_prompt_tokens: 1536,
+            provider: "embedded".into(),
+            embedded_enabled: true,
+            prompt: PromptSettings::default(),
+            ollama: OllamaSettings::default(),
+            openai: OpenAiSettings::default(),
         }
     }
 }
@@ -167,8 +195,13 @@ impl Default for GenerationSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySettings {
     pub listen: String,
+    /// Backend instances: one URL, a comma-separated list or a TOML array of URLs (idempotent
+    /// calls are retried once on the next instance, see `[rpc]`).
+    #[serde(deserialize_with = "crate::rpc::url_list")]
     pub retrieval_url: String,
+    #[serde(deserialize_with = "crate::rpc::url_list")]
     pub rerank_url: String,
+    #[serde(deserialize_with = "crate::rpc::url_list")]
     pub generation_url: String,
     /// Largest request body (JSON or multipart), bytes.
     pub max_body_bytes: usize,
@@ -196,5 +229,14 @@ impl Default for GatewaySettings {
             rpc_timeout_ms: 30_000,
             generate_timeout_ms: 300_000,
         }
+    }
+}
+
+impl GenerationSettings {
+    /// The embedded model file: `gguf_path`, or the default model under `models_dir`.
+    pub fn gguf_file(&self, models_dir: &Path) -> PathBuf {
+        self.gguf_path.clone().unwrap_or_else(|| {
+            models_dir.join("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+        })
     }
 }

@@ -122,7 +122,9 @@ impl Embedder {
         {
             return Err(EmbedError::NonFinite { index });
         }
-        metrics::histogram!("ragmesh_embed_batch_seconds").record(start.elapsed().as_secs_f64());
+        metrics::histogram!("ragmesh_embed_batch_duration_seconds")
+            .record(start.elapsed().as_secs_f64());
+        metrics::histogram!("ragmesh_embed_batch_size").record(rows as f64);
         metrics::counter!("ragmesh_embed_texts_total").increment(rows as u64);
         Ok(vectors)
     }

@@ -83,6 +83,7 @@ fn rag_request() -> GenerationRequest {
             })
             .collect(),
         max_new_tokens: Some(NEW_TOKENS),
+        instruction: None,
     }
 }
 

@@ -1,6 +1,11 @@
 //! Chat formats of instruction-tuned GGUF models. The file's `tokenizer.chat_template` (a
-//! Jinja program) is recognised by the turn markers it writes rather than executed: the few
-//! formats llama-family models use are rendered here, ChatML being the default (SmolLM2's).
+//! Jinja program) is run by the small interpreter in `jinja_chat` when it stays within the
+//! supported subset; its family (which tokens end a turn) is recognised by the turn markers it
+//! writes. Without a usable template the few formats llama-family models use are rendered
+//! here, ChatML being the fallback (SmolLM2's own format).
+
+use crate::jinja_chat::JinjaTemplate;
+use std::sync::Arc;
 
 /// A chat format: how system/user turns are wrapped and which token ends the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,19 +23,23 @@ pub enum ChatTemplate {
 impl ChatTemplate {
     /// The format a GGUF `tokenizer.chat_template` writes; ChatML when absent or unknown.
     pub fn detect(jinja: Option<&str>) -> ChatTemplate {
-        let Some(t) = jinja else {
-            return ChatTemplate::ChatMl;
-        };
+        Self::recognise(jinja).unwrap_or(ChatTemplate::ChatMl)
+    }
+
+    /// The format a GGUF `tokenizer.chat_template` writes; None when absent or unknown (the
+    /// caller falls back to ChatML and says so).
+    pub fn recognise(jinja: Option<&str>) -> Option<ChatTemplate> {
+        let t = jinja?;
         if t.contains("<|im_start|>") {
-            ChatTemplate::ChatMl
+            Some(ChatTemplate::ChatMl)
         } else if t.contains("<|start_header_id|>") {
-            ChatTemplate::Llama3
+            Some(ChatTemplate::Llama3)
         } else if t.contains("<|user|>") {
-            ChatTemplate::Zephyr
+            Some(ChatTemplate::Zephyr)
         } else if t.contains("[INST]") {
-            ChatTemplate::Inst
+            Some(ChatTemplate::Inst)
         } else {
-            ChatTemplate::ChatMl
+            None
         }
     }
 
@@ -57,6 +66,103 @@ impl ChatTemplate {
             ChatTemplate::Llama3 => &["<|eot_id|>", "<|end_of_text|>"],
             ChatTemplate::Zephyr | ChatTemplate::Inst => &["</s>"],
         }
+    }
+}
+
+/// Where a model's chat format came from, for the load log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormatSource {
+    /// The GGUF's own Jinja template, interpreted.
+    GgufTemplate,
+    /// The GGUF's template could not be interpreted; its family was recognised by its markers.
+    Recognised(String),
+    /// No usable template: ChatML, and why.
+    Fallback(String),
+}
+
+/// How a prompt is written for one model: its own template when it could be interpreted, else
+/// the renderer of its family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatFormat {
+    pub family: ChatTemplate,
+    jinja: Option<Arc<JinjaTemplate>>,
+    eos: String,
+}
+
+impl From<ChatTemplate> for ChatFormat {
+    fn from(family: ChatTemplate) -> Self {
+        ChatFormat {
+            family,
+            jinja: None,
+            eos: String::new(),
+        }
+    }
+}
+
+impl ChatFormat {
+    /// The format for a GGUF's `tokenizer.chat_template` (`eos` is the eos token's text). The
+    /// template is used when it parses and renders a probe conversation containing both turns.
+    pub fn from_gguf(jinja: Option<&str>, eos: &str) -> (ChatFormat, FormatSource) {
+        let family = ChatTemplate::recognise(jinja);
+        let Some(source) = jinja else {
+            let format = ChatFormat::from(ChatTemplate::ChatMl);
+            return (
+                format,
+                FormatSource::Fallback("the GGUF has no chat template".into()),
+            );
+        };
+        let parsed = JinjaTemplate::parse(source).and_then(|t| {
+            let probe = t.render_chat("PROBE-SYSTEM", "PROBE-USER", "", eos)?;
+            if probe.contains("PROBE-SYSTEM") && probe.contains("PROBE-USER") {
+                Ok(t)
+            } else {
+                Err(crate::jinja_chat::TemplateError(
+                    "it drops the system or user turn".into(),
+                ))
+            }
+        });
+        match (parsed, family) {
+            (Ok(t), family) => (
+                ChatFormat {
+                    family: family.unwrap_or(ChatTemplate::ChatMl),
+                    jinja: Some(Arc::new(t)),
+                    eos: eos.to_string(),
+                },
+                FormatSource::GgufTemplate,
+            ),
+            (Err(e), Some(family)) => (
+                ChatFormat::from(family),
+                FormatSource::Recognised(format!(
+                    "template not interpretable ({e}); recognised {family:?}"
+                )),
+            ),
+            (Err(e), None) => (
+                ChatFormat::from(ChatTemplate::ChatMl),
+                FormatSource::Fallback(format!("template not interpretable ({e}) nor recognised")),
+            ),
+        }
+    }
+
+    /// The prompt for one system + one user turn, ending where the assistant's answer starts.
+    pub fn render(&self, system: &str, user: &str, bos: &str) -> String {
+        if let Some(t) = &self.jinja {
+            match t.render_chat(system, user, bos, &self.eos) {
+                Ok(prompt) => return prompt,
+                Err(e) => {
+                    tracing::warn!(error = %e, "chat template failed; using {:?}", self.family)
+                }
+            }
+        }
+        self.family.render(system, user, bos)
+    }
+
+    pub fn uses_gguf_template(&self) -> bool {
+        self.jinja.is_some()
+    }
+
+    /// Token strings that end the assistant's turn (besides the model's eos id).
+    pub fn stop_tokens(&self) -> &'static [&'static str] {
+        self.family.stop_tokens()
     }
 }
 
@@ -89,6 +195,33 @@ mod tests {
             ChatTemplate::detect(Some("{{ unknown }}")),
             ChatTemplate::ChatMl
         );
+    }
+
+    #[test]
+    fn gguf_templates_are_interpreted_or_fall_back_with_a_reason() {
+        let smol = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+        let (format, source) = ChatFormat::from_gguf(Some(smol), "<|im_end|>");
+        assert_eq!(source, FormatSource::GgufTemplate);
+        assert!(format.uses_gguf_template());
+        assert_eq!(
+            format.render("S", "U", ""),
+            ChatTemplate::ChatMl.render("S", "U", "")
+        );
+        assert_eq!(format.stop_tokens(), ChatTemplate::ChatMl.stop_tokens());
+
+        let (format, source) =
+            ChatFormat::from_gguf(Some("{% macro m() %}<|start_header_id|>{% endmacro %}"), "");
+        assert!(matches!(source, FormatSource::Recognised(_)), "{source:?}");
+        assert_eq!(format.family, ChatTemplate::Llama3);
+
+        let (format, source) = ChatFormat::from_gguf(Some("{{ messages[1]['content'] }}"), "");
+        assert!(
+            matches!(source, FormatSource::Fallback(ref why) if why.contains("drops")),
+            "{source:?}"
+        );
+        assert_eq!(format.family, ChatTemplate::ChatMl);
+        let (_, source) = ChatFormat::from_gguf(None, "");
+        assert!(matches!(source, FormatSource::Fallback(_)));
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub(crate) struct DecodeCounters {
 pub(crate) fn pack(shared: &Shared, request: &GenerationRequest) -> Result<PackedPrompt, LlmError> {
     PromptPacker {
         counter: &shared.tokenizer,
-        template: shared.template,
+        template: shared.template.clone(),
+        prompt: &shared.options.prompt,
+        instruction: request.instruction.as_deref(),
         bos: &shared.bos_text,
         max_tokens: shared.options.max_prompt_tokens,
     }

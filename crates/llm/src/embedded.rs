@@ -3,10 +3,11 @@
 //! tensors and owns a fresh KV cache) on this backend's rayon pool, feeding a bounded channel.
 //! Dropping the stream closes the channel and decoding stops within one token.
 
-use crate::chat_template::ChatTemplate;
+use crate::chat_template::{ChatFormat, ChatTemplate, FormatSource};
 use crate::decode::{DecodeCounters, DecodeJob};
 use crate::generator::{GenerationEvent, GenerationRequest, Generator};
 use crate::gguf_tokenizer::GgufTokenizer;
+use crate::prompt_template::PromptTemplate;
 use crate::{LlmError, model_file};
 use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 use futures::StreamExt;
@@ -35,6 +36,8 @@ pub struct EmbeddedOptions {
     pub repeat_penalty: f32,
     /// Generated tokens looked back for the repeat penalty.
     pub repeat_last_n: usize,
+    /// The wording of the RAG prompt.
+    pub prompt: PromptTemplate,
 }
 
 impl EmbeddedOptions {
@@ -48,6 +51,7 @@ impl EmbeddedOptions {
             max_new_tokens: 256,
             repeat_penalty: 1.1,
             repeat_last_n: 64,
+            prompt: PromptTemplate::default(),
         }
     }
 }
@@ -57,7 +61,7 @@ pub(crate) struct Shared {
     pub name: String,
     pub weights: ModelWeights,
     pub tokenizer: GgufTokenizer,
-    pub template: ChatTemplate,
+    pub template: ChatFormat,
     pub bos_text: String,
     pub stop_ids: Vec<u32>,
     pub options: EmbeddedOptions,
@@ -117,8 +121,25 @@ impl EmbeddedGenerator {
         let started = Instant::now();
         let loaded =
             pool.install(|| model_file::load(&options.gguf_path, options.requantize_q8))?;
-        let template = ChatTemplate::detect(loaded.chat_template.as_deref());
         let tokenizer = loaded.tokenizer;
+        let eos_text = tokenizer
+            .eos_id()
+            .and_then(|id| tokenizer.decode(&[id], false).ok())
+            .unwrap_or_default();
+        let (template, source) = ChatFormat::from_gguf(loaded.chat_template.as_deref(), &eos_text);
+        match &source {
+            FormatSource::GgufTemplate => {
+                tracing::info!(family = ?template.family, "using the GGUF's own chat template")
+            }
+            FormatSource::Recognised(why) => tracing::warn!(
+                path = %options.gguf_path.display(),
+                "{why}; rendering that family's format"
+            ),
+            FormatSource::Fallback(why) => tracing::warn!(
+                path = %options.gguf_path.display(),
+                "{why}; falling back to ChatML"
+            ),
+        }
         let mut stop_ids: Vec<u32> = template
             .stop_tokens()
             .iter()
@@ -160,8 +181,14 @@ impl EmbeddedGenerator {
         &self.shared.tokenizer
     }
 
+    /// The chat family (which tokens end a turn).
     pub fn template(&self) -> ChatTemplate {
-        self.shared.template
+        self.shared.template.family
+    }
+
+    /// True when prompts are written by the GGUF's own chat template.
+    pub fn uses_gguf_template(&self) -> bool {
+        self.shared.template.uses_gguf_template()
     }
 
     /// Token ids that end an answer.

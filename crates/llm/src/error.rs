@@ -26,6 +26,25 @@ pub enum LlmError {
     PromptTooLong { tokens: usize, max: usize },
     #[error("generation runtime: {0}")]
     Runtime(String),
+    /// A remote provider (Ollama, OpenAI-compatible) failed; the message names it.
+    #[error("{backend} backend {problem}")]
+    Remote {
+        backend: &'static str,
+        failure: RemoteFailure,
+        problem: String,
+    },
+}
+
+/// How a remote provider failed; decides the status the caller sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteFailure {
+    /// Not configured, unreachable, refused the request (bad key, unknown model, 5xx), broke
+    /// off or answered something that is not its protocol: 503.
+    Unavailable,
+    /// It said it is rate limited or overloaded (HTTP 429): 429.
+    RateLimited,
+    /// No first token within the configured time: 504.
+    Timeout,
 }
 
 impl Classify for LlmError {
@@ -40,6 +59,11 @@ impl Classify for LlmError {
             LlmError::Tokenizer(_) | LlmError::Compute(_) | LlmError::Runtime(_) => {
                 ErrorCode::Internal
             }
+            LlmError::Remote { failure, .. } => match failure {
+                RemoteFailure::Unavailable => ErrorCode::Unavailable,
+                RemoteFailure::RateLimited => ErrorCode::ResourceExhausted,
+                RemoteFailure::Timeout => ErrorCode::DeadlineExceeded,
+            },
         }
     }
 }
@@ -47,5 +71,17 @@ impl Classify for LlmError {
 impl LlmError {
     pub(crate) fn tokenizer(err: impl std::fmt::Display) -> Self {
         LlmError::Tokenizer(err.to_string())
+    }
+
+    pub(crate) fn remote(
+        backend: &'static str,
+        failure: RemoteFailure,
+        problem: impl Into<String>,
+    ) -> Self {
+        LlmError::Remote {
+            backend,
+            failure,
+            problem: problem.into(),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The backend-neutral face of text generation: what a caller asks for, what it gets back,
-//! and the [`Generator`] trait every backend (embedded GGUF today; Ollama and OpenAI-compatible
-//! servers later) implements. Answers are streams so callers can forward tokens as they come
+//! and the [`Generator`] trait every backend (embedded GGUF, Ollama, OpenAI-compatible servers)
+//! implements. Answers are streams so callers can forward tokens as they come
 //! and cancel by dropping the stream.
 
 use crate::LlmError;
@@ -23,6 +23,8 @@ pub struct GenerationRequest {
     pub contexts: Vec<Context>,
     /// Cap on generated tokens; None means the backend's configured default.
     pub max_new_tokens: Option<usize>,
+    /// Replaces the RAG system text (query rewriting, question decomposition).
+    pub instruction: Option<String>,
 }
 
 impl GenerationRequest {
@@ -126,6 +128,7 @@ mod tests {
                 })
                 .collect(),
             max_new_tokens: None,
+            instruction: None,
         }
     }
 

@@ -1,21 +1,14 @@
-//! The RAG prompt: a system instruction to answer only from numbered contexts and cite them as
-//! `[n]`, and a user turn listing `[n] (source) text` blocks before the question. Contexts are
+//! Packing the RAG prompt ([`PromptTemplate`]: system turn, then a user turn listing numbered
+//! context blocks before the question) into a token budget. Contexts are
 //! packed into a token budget counted with the model's real tokenizer: lowest-ranked contexts
 //! are dropped first, the last one kept may be shortened at a token boundary, and a `[n]`
 //! marker is never cut or renumbered.
 
 use crate::LlmError;
-use crate::chat_template::ChatTemplate;
+use crate::chat_template::ChatFormat;
 use crate::generator::Context;
 use crate::gguf_tokenizer::GgufTokenizer;
-
-/// Instruction given to the model. A one-shot example works better than rules for SmolLM2-135M
-/// (tuned by eye on questions over distinct invented topics; see the crate's tests).
-pub const SYSTEM_PROMPT: &str = "You answer questions from numbered contexts and cite the context number.\n\
-Example:\n\
-[1] (facts.txt) Paris is the capital of France.\n\
-Question: What is the capital of France?\n\
-Answer: The capital of France is Paris [1].";
+use crate::prompt_template::PromptTemplate;
 
 /// A shortened context keeps at least this many tokens of its text, else it is dropped.
 const MIN_PARTIAL_TOKENS: usize = 24;
@@ -63,31 +56,15 @@ pub struct PackedPrompt {
     pub last_shortened: bool,
 }
 
-/// The user turn: numbered context blocks, then the question.
-pub fn user_turn(query: &str, contexts: &[Context]) -> String {
-    let mut out = String::new();
-    if contexts.is_empty() {
-        out.push_str("There are no contexts.\n\n");
-    } else {
-        out.push_str("Contexts:\n\n");
-        for c in contexts {
-            out.push_str(&format!(
-                "[{}] ({}) {}\n\n",
-                c.index,
-                c.source.trim(),
-                c.text.trim()
-            ));
-        }
-    }
-    out.push_str(&format!("Question: {}\nAnswer:", query.trim()));
-    out
-}
-
 /// Packs RAG prompts for one chat template into a token budget.
 #[derive(Debug, Clone)]
 pub struct PromptPacker<'a, T: TokenCounter> {
     pub counter: &'a T,
-    pub template: ChatTemplate,
+    pub template: ChatFormat,
+    /// The wording: system text, context format, citation instruction, language.
+    pub prompt: &'a PromptTemplate,
+    /// Replaces the template's system text when set.
+    pub instruction: Option<&'a str>,
     /// Text of the beginning-of-sequence token when the template writes one.
     pub bos: &'a str,
     pub max_tokens: usize,
@@ -95,9 +72,13 @@ pub struct PromptPacker<'a, T: TokenCounter> {
 
 impl<T: TokenCounter> PromptPacker<'_, T> {
     fn render(&self, query: &str, contexts: &[Context]) -> (String, RagTurns) {
+        let system = match self.instruction {
+            Some(instruction) => instruction.trim().to_string(),
+            None => self.prompt.system_text(),
+        };
         let turns = RagTurns {
-            system: SYSTEM_PROMPT.to_string(),
-            user: user_turn(query, contexts),
+            system,
+            user: self.prompt.user_turn(query, contexts),
         };
         (
             self.template.render(&turns.system, &turns.user, self.bos),

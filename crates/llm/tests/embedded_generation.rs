@@ -48,6 +48,7 @@ fn two_topics(query: &str) -> GenerationRequest {
             },
         ],
         max_new_tokens: Some(64),
+        instruction: None,
     }
 }
 
@@ -202,4 +203,19 @@ fn missing_and_corrupt_model_files_are_clear_errors() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let err = EmbeddedGenerator::load(EmbeddedOptions::new(&truncated)).unwrap_err();
     assert!(matches!(err, LlmError::InvalidModel { .. }), "{err}");
+}
+
+#[test]
+fn smollm2_prompts_are_written_by_its_own_gguf_chat_template() {
+    let generator = generator();
+    assert!(
+        generator.uses_gguf_template(),
+        "SmolLM2's template is interpreted"
+    );
+    assert_eq!(generator.template(), ragmesh_llm::ChatTemplate::ChatMl);
+    // The interpreted template writes exactly the ChatML the model was tuned on.
+    let packed = generator.packed_prompt(&two_topics("Where?")).unwrap();
+    let expected =
+        ragmesh_llm::ChatTemplate::ChatMl.render(&packed.turns.system, &packed.turns.user, "");
+    assert_eq!(packed.text, expected);
 }

@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // test code: panics are failures, output is for eyes
 
-use ragmesh_llm::{ChatTemplate, Context, GgufTokenizer, LlmError, PromptPacker};
+use ragmesh_llm::{ChatTemplate, Context, GgufTokenizer, LlmError, PromptPacker, PromptTemplate};
+
+static PROMPT: std::sync::LazyLock<PromptTemplate> =
+    std::sync::LazyLock::new(PromptTemplate::default);
 
 fn tokenizer() -> GgufTokenizer {
     let path =
@@ -26,7 +29,9 @@ fn contexts() -> Vec<Context> {
 fn packer(tokenizer: &GgufTokenizer, max_tokens: usize) -> PromptPacker<'_, GgufTokenizer> {
     PromptPacker {
         counter: tokenizer,
-        template: ChatTemplate::ChatMl,
+        template: ChatTemplate::ChatMl.into(),
+        prompt: &PROMPT,
+        instruction: None,
         bos: "",
         max_tokens,
     }

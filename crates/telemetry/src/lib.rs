@@ -1,34 +1,61 @@
-//! Process-wide telemetry shared by every ragmesh binary: the `tracing` subscriber (JSON lines
-//! for Loki, or human-readable for a terminal), the Prometheus recorder behind `/metrics`, and
-//! the shutdown signal (Ctrl-C / SIGTERM) every server waits on.
+//! Process-wide telemetry shared by every ragmesh binary, set up in one place:
 //!
-//! `ragmesh up` runs all services in one process, so both installers are idempotent: the
-//! first call installs, later calls reuse what is installed.
+//! 1. [`init_logging`] installs the `tracing` subscriber first (JSON lines for Loki with
+//!    service, instance, trace and span ids, or human lines for a terminal), with a filter
+//!    that [`set_log_level`] changes at run time;
+//! 2. [`metrics_handle`] installs the Prometheus recorder (per-quantity histogram buckets);
+//!    [`RequestMetricsLayer`] meters every HTTP route and gRPC method of a server, and opens
+//!    the gRPC server span carrying the caller's trace context;
+//! 3. [`TraceContext`] carries the W3C `traceparent` from the gateway's HTTP request into the
+//!    metadata of every backend call;
+//! 4. [`spawn_admin_listener`] serves `/metrics` and `/log-level` next to each gRPC service;
+//! 5. [`shutdown_token`] is cancelled on Ctrl-C / SIGTERM.
+//!
+//! `ragmesh up` runs all services in one process, so every installer is idempotent: the
+//! first call installs, later calls reuse what is installed, and one registry holds the
+//! series of every service (told apart by their `service` label).
 
+mod admin_listener;
+mod json_lines;
 mod logging;
 mod metrics_recorder;
+mod request_metrics;
 mod shutdown;
+mod trace_context;
 
-pub use logging::init_logging;
-pub use metrics_recorder::{metrics_handle, render_metrics};
+pub use admin_listener::{LogLevelBody, admin_router, spawn_admin_listener};
+pub use json_lines::JsonLines;
+pub use logging::{init_logging, log_level, set_log_level};
+pub use metrics_recorder::{metrics_handle, register_service, render_metrics};
+pub use request_metrics::{MeteredBody, RequestMetrics, RequestMetricsLayer, grpc_code_name};
 pub use shutdown::{shutdown_token, wait_for_signal};
+pub use trace_context::{TRACEPARENT, TraceContext};
 
 use ragmesh_core::{Classify, ErrorCode};
 
-/// Errors while installing telemetry.
+/// Errors while installing or adjusting telemetry.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("invalid log filter {0:?}: {1}")]
+    #[error("invalid log level {0:?}: {1}")]
     Filter(String, String),
     #[error("cannot install the Prometheus recorder: {0}")]
     Recorder(String),
+    #[error("logging is not installed by ragmesh in this process, so its level cannot change")]
+    NoLogging,
+    #[error("cannot change the log level: {0}")]
+    Reload(String),
+    #[error("cannot listen on {0} for metrics: {1}")]
+    Listen(String, #[source] std::io::Error),
 }
 
 impl Classify for TelemetryError {
     fn code(&self) -> ErrorCode {
         match self {
             TelemetryError::Filter(..) => ErrorCode::InvalidArgument,
-            TelemetryError::Recorder(_) => ErrorCode::Internal,
+            TelemetryError::NoLogging => ErrorCode::Unavailable,
+            TelemetryError::Recorder(_)
+            | TelemetryError::Reload(_)
+            | TelemetryError::Listen(..) => ErrorCode::Internal,
         }
     }
 }

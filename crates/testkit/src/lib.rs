@@ -1,9 +1,12 @@
 //! Shared helpers for ragmesh tests: the real models on disk (fetched by the project's own
-//! fetcher when missing) and real ragmesh processes on free loopback ports. Tests use real
+//! fetcher when missing), real ragmesh processes on free loopback ports, and a protocol double
+//! of the Ollama and OpenAI chat APIs (which cannot run here). Tests use real
 //! parts; these helpers keep them short.
 
+mod chat_double;
 mod models;
 mod process;
 
+pub use chat_double::{ChatDouble, Ending, Protocol, Received, Reply, system_text, user_text};
 pub use models::models_dir;
 pub use process::RagmeshProcess;

@@ -14,6 +14,9 @@ pub struct RagmeshProcess {
     child: Child,
     /// Base URL the process serves (`http://127.0.0.1:PORT`).
     pub url: String,
+    /// Base URL of its `/metrics` + `/log-level` listener, when it runs one
+    /// (`RAGMESH__<SERVICE>__METRICS_LISTEN=127.0.0.1:0`).
+    pub metrics_url: Option<String>,
     log: PathBuf,
     _scratch: tempfile::TempDir,
 }
@@ -68,21 +71,24 @@ impl RagmeshProcess {
         let mut process = RagmeshProcess {
             child,
             url: String::new(),
+            metrics_url: None,
             log,
             _scratch: scratch,
         };
-        process.url = process.wait_for_ready_file(&ready);
+        let ready = process.wait_for_ready_file(&ready);
+        process.url = ready["url"].as_str().unwrap_or_default().to_string();
+        process.metrics_url = ready["metrics_url"].as_str().map(str::to_string);
         process
     }
 
-    fn wait_for_ready_file(&mut self, ready: &Path) -> String {
+    fn wait_for_ready_file(&mut self, ready: &Path) -> serde_json::Value {
         let start = Instant::now();
         loop {
             if let Ok(text) = std::fs::read_to_string(ready)
                 && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
-                && let Some(url) = value["url"].as_str()
+                && value["url"].is_string()
             {
-                return url.to_string();
+                return value;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
@@ -132,6 +138,25 @@ impl RagmeshProcess {
         }
         self.kill();
         false
+    }
+
+    /// SIGSTOP: the process keeps its sockets but answers nothing (a stalled service).
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`RagmeshProcess::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status();
+        assert!(
+            status.map(|s| s.success()).unwrap_or(false),
+            "kill {signal} {pid} failed"
+        );
     }
 
     /// The address part of `url` (`127.0.0.1:PORT`).

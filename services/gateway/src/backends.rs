@@ -1,27 +1,28 @@
-//! The three gRPC backends as the gateway sees them: lazily connected channels, one deadline
-//! per call (sent as `grpc-timeout` and enforced here too, so a silent backend cannot hold a
-//! request forever), the request's trace context as metadata, and the single place where a
-//! `tonic::Status` becomes a [`GatewayError`] that names the service.
+//! The three gRPC backends as the gateway sees them: each one a [`ragmesh_rpc::Upstream`]
+//! (its instances, a circuit breaker, one deadline per call sent as `grpc-timeout` and
+//! enforced here too, one retry on another instance for idempotent calls), the request's
+//! trace context as metadata, and the single place where a failed call becomes a
+//! [`GatewayError`] that names the service.
 
 use crate::errors::GatewayError;
 use crate::request_context::RequestContext;
-use ragmesh_config::GatewaySettings;
+use ragmesh_config::{RpcSettings, Settings, split_urls};
 use ragmesh_core::{ErrorCode, status_from};
 use ragmesh_proto::v1::{
-    DeleteRequest, DeleteResponse, GenerateChunk, GenerateRequest, IngestRequest, IngestResponse,
-    ListCollectionsRequest, ListCollectionsResponse, ListDocumentsRequest, ListDocumentsResponse,
-    RerankRequest, RerankResponse, RetrieveRequest, RetrieveResponse,
-    generation_client::GenerationClient, generation_server, rerank_client::RerankClient,
-    rerank_server, retrieval_client::RetrievalClient, retrieval_server,
+    DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse, GenerateChunk, GenerateRequest,
+    IngestRequest, IngestResponse, ListCollectionsRequest, ListCollectionsResponse,
+    ListDocumentsRequest, ListDocumentsResponse, RerankRequest, RerankResponse, RetrieveRequest,
+    RetrieveResponse, generation_client::GenerationClient, generation_server,
+    rerank_client::RerankClient, rerank_server, retrieval_client::RetrievalClient,
+    retrieval_server,
 };
-use std::future::Future;
+use ragmesh_rpc::{BreakerState, CallError, ClientOptions, Retry, Upstream};
+use std::sync::Arc;
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-/// How long establishing a TCP/HTTP2 connection to a backend may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long `/health/ready` waits for each backend's health answer.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest gRPC message accepted from a backend (document listings of big collections).
@@ -82,6 +83,39 @@ pub fn error_from_status(service: Backend, status: &tonic::Status) -> GatewayErr
     }
 }
 
+/// The gateway's error for a failed call: an open breaker is a fast 503 naming the backend;
+/// a shed call is a 429 with `Retry-After: overload_retry_after_s`; otherwise as
+/// [`error_from_status`] / [`deadline_error`].
+pub fn error_from_call(
+    service: Backend,
+    err: CallError,
+    overload_retry_after_s: u64,
+) -> GatewayError {
+    match err {
+        CallError::Open {
+            retry_after,
+            failures,
+        } => {
+            record_backend_error(service, ErrorCode::Unavailable);
+            GatewayError::CircuitOpen {
+                service,
+                failures,
+                retry_after_s: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            }
+        }
+        CallError::DeadlineExceeded { timeout } => deadline_error(service, timeout),
+        CallError::Status(status) if status_from(&status) == ErrorCode::ResourceExhausted => {
+            record_backend_error(service, ErrorCode::ResourceExhausted);
+            GatewayError::Overloaded {
+                service,
+                message: status.message().to_string(),
+                retry_after_s: overload_retry_after_s.max(1),
+            }
+        }
+        CallError::Status(status) => error_from_status(service, &status),
+    }
+}
+
 /// The error for a call that outlived its deadline on this side.
 pub fn deadline_error(service: Backend, timeout: Duration) -> GatewayError {
     record_backend_error(service, ErrorCode::DeadlineExceeded);
@@ -118,53 +152,64 @@ impl BackendHealth {
 /// Clients of the three backends. Cloning is cheap (channels are shared and multiplexed).
 #[derive(Clone)]
 pub struct Backends {
-    retrieval: Channel,
-    rerank: Channel,
-    generation: Channel,
+    retrieval: Arc<Upstream>,
+    rerank: Arc<Upstream>,
+    generation: Arc<Upstream>,
     rpc_timeout: Duration,
     /// Deadline of a whole ingest: chunking and embedding a large batch takes far longer than a
     /// search, so it gets the long deadline.
     ingest_timeout: Duration,
     generate_timeout: Duration,
+    overload_retry_after_s: u64,
 }
 
 impl Backends {
     /// Lazy channels: nothing is dialled until the first call, so the gateway starts (and
     /// reports not-ready) while backends are still loading models.
-    pub fn connect(settings: &GatewaySettings) -> Result<Backends, GatewayError> {
-        let rpc_timeout = Duration::from_millis(settings.rpc_timeout_ms.max(1));
-        let generate_timeout = Duration::from_millis(settings.generate_timeout_ms.max(1));
+    pub fn connect(settings: &Settings) -> Result<Backends, GatewayError> {
+        let gateway = &settings.gateway;
+        let rpc_timeout = Duration::from_millis(gateway.rpc_timeout_ms.max(1));
+        let generate_timeout = Duration::from_millis(gateway.generate_timeout_ms.max(1));
+        let build = |backend: Backend, urls: &str| {
+            upstream(backend, urls, &settings.rpc, rpc_timeout).map(Arc::new)
+        };
         Ok(Backends {
-            retrieval: channel(Backend::Retrieval, &settings.retrieval_url, rpc_timeout)?,
-            rerank: channel(Backend::Rerank, &settings.rerank_url, rpc_timeout)?,
-            generation: channel(Backend::Generation, &settings.generation_url, rpc_timeout)?,
+            retrieval: build(Backend::Retrieval, &gateway.retrieval_url)?,
+            rerank: build(Backend::Rerank, &gateway.rerank_url)?,
+            generation: build(Backend::Generation, &gateway.generation_url)?,
             rpc_timeout,
             ingest_timeout: rpc_timeout.max(generate_timeout),
             generate_timeout,
+            overload_retry_after_s: settings.rpc.overload_retry_after_s,
         })
+    }
+
+    fn error(&self, service: Backend, err: CallError) -> GatewayError {
+        error_from_call(service, err, self.overload_retry_after_s)
     }
 
     pub fn generate_timeout(&self) -> Duration {
         self.generate_timeout
     }
 
-    fn retrieval(&self) -> RetrievalClient<Channel> {
-        RetrievalClient::new(self.retrieval.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES)
+    fn retrieval_client(channel: Channel) -> RetrievalClient<Channel> {
+        RetrievalClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
+    /// Not retried: a write whose answer was lost may have been applied.
     pub async fn ingest(
         &self,
         message: IngestRequest,
         ctx: &RequestContext,
     ) -> Result<IngestResponse, GatewayError> {
-        let timeout = self.ingest_timeout;
-        let request = ctx.grpc_request(message, timeout);
-        call(
-            Backend::Retrieval,
-            timeout,
-            self.retrieval().ingest(request),
-        )
-        .await
+        let result = self
+            .retrieval
+            .call(Retry::Never, self.ingest_timeout, |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move { Self::retrieval_client(channel).ingest(request).await }
+            })
+            .await;
+        result.map_err(|e| self.error(Backend::Retrieval, e))
     }
 
     pub async fn delete(
@@ -172,13 +217,35 @@ impl Backends {
         message: DeleteRequest,
         ctx: &RequestContext,
     ) -> Result<DeleteResponse, GatewayError> {
-        let request = ctx.grpc_request(message, self.rpc_timeout);
-        call(
-            Backend::Retrieval,
-            self.rpc_timeout,
-            self.retrieval().delete(request),
-        )
-        .await
+        let result = self
+            .retrieval
+            .call(Retry::Never, self.rpc_timeout, |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move { Self::retrieval_client(channel).delete(request).await }
+            })
+            .await;
+        result.map_err(|e| self.error(Backend::Retrieval, e))
+    }
+
+    /// Embeds texts with the retrieval model (the cache embeds each query once and reuses the
+    /// vector for its semantic lookup and for `Retrieve`).
+    pub async fn embed(
+        &self,
+        message: EmbedRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbedResponse, GatewayError> {
+        let result = self
+            .retrieval
+            .call(
+                Retry::OnAnotherInstance,
+                self.rpc_timeout,
+                |channel, left| {
+                    let request = ctx.grpc_request(message.clone(), left);
+                    async move { Self::retrieval_client(channel).embed(request).await }
+                },
+            )
+            .await;
+        result.map_err(|e| self.error(Backend::Retrieval, e))
     }
 
     pub async fn retrieve(
@@ -186,26 +253,40 @@ impl Backends {
         message: RetrieveRequest,
         ctx: &RequestContext,
     ) -> Result<RetrieveResponse, GatewayError> {
-        let request = ctx.grpc_request(message, self.rpc_timeout);
-        call(
-            Backend::Retrieval,
-            self.rpc_timeout,
-            self.retrieval().retrieve(request),
-        )
-        .await
+        let result = self
+            .retrieval
+            .call(
+                Retry::OnAnotherInstance,
+                self.rpc_timeout,
+                |channel, left| {
+                    let request = ctx.grpc_request(message.clone(), left);
+                    async move { Self::retrieval_client(channel).retrieve(request).await }
+                },
+            )
+            .await;
+        result.map_err(|e| self.error(Backend::Retrieval, e))
     }
 
     pub async fn list_collections(
         &self,
         ctx: &RequestContext,
     ) -> Result<ListCollectionsResponse, GatewayError> {
-        let request = ctx.grpc_request(ListCollectionsRequest {}, self.rpc_timeout);
-        call(
-            Backend::Retrieval,
-            self.rpc_timeout,
-            self.retrieval().list_collections(request),
-        )
-        .await
+        let result = self
+            .retrieval
+            .call(
+                Retry::OnAnotherInstance,
+                self.rpc_timeout,
+                |channel, left| {
+                    let request = ctx.grpc_request(ListCollectionsRequest {}, left);
+                    async move {
+                        Self::retrieval_client(channel)
+                            .list_collections(request)
+                            .await
+                    }
+                },
+            )
+            .await;
+        result.map_err(|e| self.error(Backend::Retrieval, e))
     }
 
     pub async fn list_documents(
@@ -213,13 +294,22 @@ impl Backends {
         message: ListDocumentsRequest,
         ctx: &RequestContext,
     ) -> Result<ListDocumentsResponse, GatewayError> {
-        let request = ctx.grpc_request(message, self.rpc_timeout);
-        call(
-            Backend::Retrieval,
-            self.rpc_timeout,
-            self.retrieval().list_documents(request),
-        )
-        .await
+        let result = self
+            .retrieval
+            .call(
+                Retry::OnAnotherInstance,
+                self.rpc_timeout,
+                |channel, left| {
+                    let request = ctx.grpc_request(message.clone(), left);
+                    async move {
+                        Self::retrieval_client(channel)
+                            .list_documents(request)
+                            .await
+                    }
+                },
+            )
+            .await;
+        result.map_err(|e| self.error(Backend::Retrieval, e))
     }
 
     pub async fn rerank(
@@ -227,35 +317,79 @@ impl Backends {
         message: RerankRequest,
         ctx: &RequestContext,
     ) -> Result<RerankResponse, GatewayError> {
-        let request = ctx.grpc_request(message, self.rpc_timeout);
-        let mut client = RerankClient::new(self.rerank.clone());
-        call(Backend::Rerank, self.rpc_timeout, client.rerank(request)).await
+        let result = self
+            .rerank
+            .call(
+                Retry::OnAnotherInstance,
+                self.rpc_timeout,
+                |channel, left| {
+                    let request = ctx.grpc_request(message.clone(), left);
+                    async move { RerankClient::new(channel).rerank(request).await }
+                },
+            )
+            .await;
+        result.map_err(|e| self.error(Backend::Rerank, e))
     }
 
-    /// Opens the generation stream (returns once the service has accepted the call). Dropping
-    /// the returned stream cancels the call, which stops generation.
+    /// Opens the generation stream (returns once the service has accepted the call, before
+    /// any token: only this opening may be retried on another instance; a stream that breaks
+    /// later is never repeated). Dropping the returned stream cancels the call, which stops
+    /// generation.
     pub async fn generate(
         &self,
         message: GenerateRequest,
         ctx: &RequestContext,
     ) -> Result<tonic::Streaming<GenerateChunk>, GatewayError> {
         let timeout = self.generate_timeout;
-        let request = ctx.grpc_request(message, timeout);
-        let mut client = GenerationClient::new(self.generation.clone());
-        call(Backend::Generation, timeout, client.generate(request)).await
+        let result = self
+            .generation
+            .call(Retry::OnAnotherInstance, timeout, |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move { GenerationClient::new(channel).generate(request).await }
+            })
+            .await;
+        result.map_err(|e| self.error(Backend::Generation, e))
     }
 
-    /// Asks each backend's grpc.health.v1 service, concurrently, whether it is SERVING.
+    /// Asks every instance of each backend, concurrently, whether it is SERVING (a backend is
+    /// serving when one of its instances is).
     pub async fn health(&self) -> Vec<(Backend, BackendHealth)> {
         let timeout = HEALTH_TIMEOUT.min(self.rpc_timeout);
         let checks = Backend::ALL.map(|backend| {
-            let channel = self.channel(backend).clone();
-            async move { (backend, check_health(backend, channel, timeout).await) }
+            let channels: Vec<Channel> = self
+                .upstream(backend)
+                .instances()
+                .map(|(_, channel)| channel.clone())
+                .collect();
+            async move {
+                let answers = futures::future::join_all(
+                    channels
+                        .into_iter()
+                        .map(|channel| check_health(backend, channel, timeout)),
+                )
+                .await;
+                let best = answers
+                    .iter()
+                    .find(|h| **h == BackendHealth::Serving)
+                    .or_else(|| answers.iter().find(|h| **h == BackendHealth::NotServing))
+                    .or(answers.first())
+                    .cloned()
+                    .unwrap_or(BackendHealth::Unreachable("no instance".into()));
+                (backend, best)
+            }
         });
         futures::future::join_all(checks).await
     }
 
-    fn channel(&self, backend: Backend) -> &Channel {
+    /// Each backend's circuit breaker state.
+    pub fn breakers(&self) -> Vec<(Backend, BreakerState)> {
+        Backend::ALL
+            .iter()
+            .map(|b| (*b, self.upstream(*b).breaker().state()))
+            .collect()
+    }
+
+    fn upstream(&self, backend: Backend) -> &Upstream {
         match backend {
             Backend::Retrieval => &self.retrieval,
             Backend::Rerank => &self.rerank,
@@ -285,32 +419,29 @@ async fn check_health(backend: Backend, channel: Channel, timeout: Duration) -> 
     }
 }
 
-fn channel(service: Backend, url: &str, rpc_timeout: Duration) -> Result<Channel, GatewayError> {
-    let endpoint =
-        Endpoint::from_shared(url.to_string()).map_err(|e| GatewayError::BackendUrl {
-            service,
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
-    Ok(endpoint
-        .connect_timeout(CONNECT_TIMEOUT.min(rpc_timeout))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_timeout(Duration::from_secs(10))
-        .connect_lazy())
-}
-
-/// Runs one call with a client-side deadline and maps its failure.
-async fn call<T>(
-    service: Backend,
-    timeout: Duration,
-    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-) -> Result<T, GatewayError> {
-    match tokio::time::timeout(timeout, call).await {
-        Err(_) => Err(deadline_error(service, timeout)),
-        Ok(Err(status)) => Err(error_from_status(service, &status)),
-        Ok(Ok(response)) => Ok(response.into_inner()),
-    }
+/// The client of one backend: every URL in its setting, dialled with `[rpc]` options (the
+/// connect timeout never longer than the call deadline).
+fn upstream(
+    backend: Backend,
+    urls: &str,
+    rpc: &RpcSettings,
+    rpc_timeout: Duration,
+) -> Result<Upstream, GatewayError> {
+    let mut options = ClientOptions::from_settings(rpc);
+    options.connect_timeout = options.connect_timeout.min(rpc_timeout);
+    let urls = split_urls(urls);
+    Upstream::new(
+        backend.name(),
+        &urls,
+        &options,
+        &rpc.breaker,
+        rpc.retry_idempotent,
+    )
+    .map_err(|e| GatewayError::BackendUrl {
+        service: backend,
+        url: urls.join(","),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -350,10 +481,8 @@ mod tests {
 
     #[tokio::test]
     async fn bad_urls_are_rejected_at_start() {
-        let settings = GatewaySettings {
-            rerank_url: "not a url".into(),
-            ..GatewaySettings::default()
-        };
+        let mut settings = Settings::default();
+        settings.gateway.rerank_url = "not a url".into();
         let err = Backends::connect(&settings)
             .err()
             .map(|e| e.to_string())

@@ -1,4 +1,5 @@
-//! Keeps an answer's citations honest: every `[n]` left in the text refers to `sources[n-1]`.
+//! Keeps an answer's citations honest: every `[n]` left in the text refers to `sources[n-1]`
+//! and to a context the model was really shown (not one packing dropped from the prompt).
 //! The model numbers its citations itself and small models invent numbers, so markers outside
 //! 1..=n are removed (with the space before them, so no "word ." gaps remain). Lists such as
 //! `[1, 2]` keep their valid members; `[1][2]` are two markers; ranges `[1-3]` are kept only
@@ -9,6 +10,17 @@ const MAX_MARKER_LEN: usize = 40;
 
 /// `answer` with every citation marker outside `1..=sources` removed.
 pub fn clean_citations(answer: &str, sources: usize) -> String {
+    clean_citations_where(answer, |n| (1..=sources).contains(&n))
+}
+
+/// `answer` with every citation marker that does not name a context actually sent to the
+/// model removed (packing may have left the lowest-ranked sources out of the prompt).
+pub fn clean_citations_sent(answer: &str, sent: &[u32]) -> String {
+    clean_citations_where(answer, |n| sent.iter().any(|&s| s as usize == n))
+}
+
+/// `answer` keeping only markers whose every number satisfies `allowed`.
+fn clean_citations_where(answer: &str, allowed: impl Fn(usize) -> bool) -> String {
     let mut out = String::with_capacity(answer.len());
     let mut rest = answer;
     while let Some(open) = rest.find('[') {
@@ -31,7 +43,7 @@ pub fn clean_citations(answer: &str, sources: usize) -> String {
                 out.push(']');
             }
             Some(items) => {
-                let kept: Vec<&Item> = items.iter().filter(|item| item.valid(sources)).collect();
+                let kept: Vec<&Item> = items.iter().filter(|item| item.valid(&allowed)).collect();
                 if kept.is_empty() {
                     drop_space_before_gap(&mut out, tail);
                 } else if kept.len() == items.len() {
@@ -70,11 +82,12 @@ enum Item {
 }
 
 impl Item {
-    fn valid(&self, sources: usize) -> bool {
-        let ok = |n: usize| (1..=sources).contains(&n);
+    /// Every number it names is allowed (ranges are short: the marker is at most 40 chars,
+    /// but its numbers may be large, so a range is checked end to end only when small).
+    fn valid(&self, allowed: &impl Fn(usize) -> bool) -> bool {
         match *self {
-            Item::One(n) => ok(n),
-            Item::Range(a, b) => a <= b && ok(a) && ok(b),
+            Item::One(n) => allowed(n),
+            Item::Range(a, b) => a <= b && b - a <= 64 && (a..=b).all(allowed),
         }
     }
 }
@@ -140,6 +153,19 @@ mod tests {
         assert_eq!(clean_citations("x [1][2][9].", 5), "x [1][2].");
         assert_eq!(clean_citations("x [9][2].", 5), "x [2].");
         assert_eq!(clean_citations("x [2-4] y [4-9]", 5), "x [2-4] y");
+    }
+
+    #[test]
+    fn only_contexts_really_sent_may_be_cited() {
+        // Five sources, but packing sent only the first three to the model.
+        assert_eq!(
+            clean_citations_sent("A [1]. B [4]. C [2, 5]. D [1-3] E [2-4].", &[1, 2, 3]),
+            "A [1]. B. C [2]. D [1-3] E."
+        );
+        assert_eq!(
+            clean_citations_sent("nothing was sent [1].", &[]),
+            "nothing was sent."
+        );
     }
 
     #[test]

@@ -27,6 +27,22 @@ pub enum GatewayError {
     /// The backend could not be reached, or said it cannot serve now.
     #[error("{service} service unavailable: {message}")]
     Unavailable { service: Backend, message: String },
+    /// The backend's circuit breaker is open: nothing was sent, the answer is immediate.
+    #[error(
+        "{service} service unavailable: circuit breaker open after {failures} consecutive failures; retry in {retry_after_s} s"
+    )]
+    CircuitOpen {
+        service: Backend,
+        failures: u32,
+        retry_after_s: u64,
+    },
+    /// The backend shed the call (it is at its concurrency limit): try again shortly.
+    #[error("{service} service is overloaded: {message}")]
+    Overloaded {
+        service: Backend,
+        message: String,
+        retry_after_s: u64,
+    },
     /// The backend did not answer within the deadline this gateway gave it.
     #[error("{service} service did not answer within {ms} ms")]
     DeadlineExceeded { service: Backend, ms: u64 },
@@ -50,6 +66,9 @@ pub enum GatewayError {
     ShuttingDown,
     #[error("HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// Logging or metrics could not do what was asked (e.g. a log level that is not valid).
+    #[error(transparent)]
+    Telemetry(#[from] ragmesh_telemetry::TelemetryError),
 }
 
 impl Classify for GatewayError {
@@ -62,10 +81,14 @@ impl Classify for GatewayError {
             GatewayError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             GatewayError::UnprocessableEntity(_) => ErrorCode::UnprocessableEntity,
             GatewayError::NotFound(_) => ErrorCode::NotFound,
-            GatewayError::Unavailable { .. } | GatewayError::ShuttingDown => ErrorCode::Unavailable,
+            GatewayError::Unavailable { .. }
+            | GatewayError::CircuitOpen { .. }
+            | GatewayError::ShuttingDown => ErrorCode::Unavailable,
+            GatewayError::Overloaded { .. } => ErrorCode::ResourceExhausted,
             GatewayError::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
             GatewayError::Backend { code, .. } => *code,
             GatewayError::BadBackendAnswer { .. } | GatewayError::Serve(_) => ErrorCode::Internal,
+            GatewayError::Telemetry(e) => e.code(),
         }
     }
 }
@@ -74,6 +97,16 @@ impl GatewayError {
     /// The `{"error":{"code","message"}}` body.
     pub fn body(&self) -> serde_json::Value {
         json!({ "error": { "code": self.code().as_str(), "message": self.to_string() } })
+    }
+
+    /// Seconds a client should wait before trying again (sent as `Retry-After`), for
+    /// failures that say so: an open breaker, a shed call.
+    pub fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            GatewayError::CircuitOpen { retry_after_s, .. }
+            | GatewayError::Overloaded { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        }
     }
 }
 
@@ -85,7 +118,14 @@ impl IntoResponse for GatewayError {
         } else {
             tracing::info!(code = code.as_str(), error = %self, "request rejected");
         }
-        (code.http(), Json(self.body())).into_response()
+        let retry_after = self.retry_after_s();
+        let mut response = (code.http(), Json(self.body())).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -142,5 +182,26 @@ mod tests {
             late.to_string(),
             "rerank service did not answer within 30 ms"
         );
+    }
+
+    #[test]
+    fn open_breakers_and_shed_calls_say_when_to_come_back() {
+        let open = GatewayError::CircuitOpen {
+            service: Backend::Retrieval,
+            failures: 5,
+            retry_after_s: 12,
+        };
+        let response = open.into_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "12");
+        let shed = GatewayError::Overloaded {
+            service: Backend::Generation,
+            message: "busy".into(),
+            retry_after_s: 1,
+        };
+        assert_eq!(shed.body()["error"]["code"], "resource_exhausted");
+        let response = shed.into_response();
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "1");
     }
 }

@@ -76,6 +76,9 @@ impl AnswerStream {
                         Ok(GenerationEvent::Done(GenerationSummary {
                             info: GenerationInfo {
                                 model: done.model,
+                                provider: done.provider,
+                                prompt_version: done.prompt_version,
+                                contexts_sent: done.contexts_sent,
                                 prompt_tokens: done.prompt_tokens,
                                 generated_tokens: done.generated_tokens,
                                 finish_reason: done.finish_reason,
@@ -114,6 +117,7 @@ pub(crate) mod tests {
         Ok(GenerateChunk {
             kind: Some(generate_chunk::Kind::Done(Done {
                 generated_tokens: 2,
+                contexts_sent: vec![1, 2],
                 finish_reason: "stop".into(),
                 model: "m".into(),
                 ..Done::default()

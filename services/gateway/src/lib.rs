@@ -6,12 +6,19 @@
 //! Routes and shapes are described in `API.md` next to this crate's `Cargo.toml`.
 
 pub mod backends;
+pub mod cache_layer;
 pub mod citations;
 pub mod errors;
 pub mod extract;
 pub mod generation;
+pub mod generator_choice;
+pub mod instruct;
+pub mod multihop;
 pub mod pipeline;
 pub mod profile;
+pub mod profile_window;
+pub mod query_rewrite;
+pub mod rank_fusion;
 pub mod request_context;
 pub mod responses;
 mod routes;
@@ -44,6 +51,12 @@ pub async fn run(
         generation = %settings.gateway.generation_url,
         "gateway listening"
     );
+    // TCP_NODELAY: SSE token events are small writes that must not wait for a delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -4,22 +4,25 @@
 //! the others:
 //!
 //! 1. `retrieve` — the retrieval service embeds the query and searches (its own sub-steps
-//!    come back as `retrieve.embed`, `retrieve.bm25`, ...);
+//!    come back as `retrieve.embed`, `retrieve.bm25`, ...); with `rewrite` or `multihop` the
+//!    question is first expanded by the generator and every variant is retrieved and fused
+//!    (see [`crate::query_rewrite`], [`crate::multihop`]);
 //! 2. `rerank` (only when asked) — max(k, rerank_top_n) candidates go to the cross-encoder,
 //!    the best k are kept; reranker `none` keeps the order and is reported;
 //! 3. `start_generation` — the sources, numbered 1..n in order, go to the model;
-//! 4. `complete` — citations outside 1..n are removed and the profile is closed.
+//! 4. `complete` — citations of contexts the model was not shown are removed and the
+//!    profile is closed.
 //!
 //! No hits means no generation: the answer says honestly that nothing relevant was found.
 
 use crate::backends::{Backend, Backends};
-use crate::citations::clean_citations;
+use crate::citations::{clean_citations, clean_citations_sent};
 use crate::errors::GatewayError;
 use crate::generation::{AnswerStream, GenerationEvent, GenerationSummary};
 use crate::profile::Profile;
 use crate::request_context::RequestContext;
-use crate::responses::{QueryResponse, RetrieveResponse, Source};
-use crate::validate::QueryPlan;
+use crate::responses::{ExpansionReport, QueryResponse, RetrieveResponse, Source};
+use crate::validate::{Expansion, QueryPlan};
 use futures::StreamExt;
 use ragmesh_proto::v1::{
     Context, GenerateRequest, RerankRequest, RerankResult, RetrieveRequest, ScoredChunk,
@@ -30,11 +33,13 @@ use std::time::Instant;
 pub const NOTHING_FOUND_ANSWER: &str = "I found nothing relevant to this question in the collection, so I cannot answer it from the documents.";
 
 /// Sources chosen for a query, best first, numbered from 1.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Found {
     pub sources: Vec<Source>,
     /// Set when reranking was asked for and candidates went to the reranker.
     pub reranker: Option<String>,
+    /// The rewordings or sub-questions retrieved for, when the query asked for them.
+    pub expansion: Option<ExpansionReport>,
 }
 
 #[derive(Clone)]
@@ -58,7 +63,33 @@ impl Pipeline {
         ctx: &RequestContext,
         profile: &mut Profile,
     ) -> Result<Found, GatewayError> {
-        let candidates = self.retrieve(plan, ctx, profile).await?;
+        self.search_with_vector(plan, Vec::new(), ctx, profile)
+            .await
+    }
+
+    /// [`Pipeline::search`] with the query's embedding already computed (by the cache
+    /// lookup), so retrieval does not embed it again; empty means "embed it". Query expansion
+    /// (rewrite, multihop) retrieves for other texts and embeds those itself.
+    pub async fn search_with_vector(
+        &self,
+        plan: &QueryPlan,
+        query_vector: Vec<f32>,
+        ctx: &RequestContext,
+        profile: &mut Profile,
+    ) -> Result<Found, GatewayError> {
+        let (candidates, expansion) = match plan.expansion {
+            None => (self.retrieve(plan, query_vector, ctx, profile).await?, None),
+            Some(Expansion::Rewrite { n }) => {
+                let (chunks, report) =
+                    crate::query_rewrite::search(self, plan, n, ctx, profile).await?;
+                (chunks, Some(report))
+            }
+            Some(Expansion::Multihop { depth, fanout }) => {
+                let (chunks, report) =
+                    crate::multihop::search(self, plan, depth, fanout, ctx, profile).await?;
+                (chunks, Some(report))
+            }
+        };
         if !plan.rerank || candidates.is_empty() {
             let chosen = candidates
                 .into_iter()
@@ -68,30 +99,38 @@ impl Pipeline {
             return Ok(Found {
                 sources: number_sources(chosen, &plan.collection),
                 reranker: None,
+                expansion,
             });
         }
         let (chosen, reranker) = self.rerank(plan, candidates, ctx, profile).await?;
         Ok(Found {
             sources: number_sources(chosen, &plan.collection),
             reranker: Some(reranker),
+            expansion,
         })
+    }
+
+    /// One retrieval call for `query` with the plan's collection, method and filters, for
+    /// query expansion (which records its own profile steps).
+    pub async fn retrieve_for(
+        &self,
+        plan: &QueryPlan,
+        query: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ScoredChunk>, GatewayError> {
+        let request = retrieve_request(plan, query);
+        Ok(self.backends.retrieve(request, ctx).await?.chunks)
     }
 
     async fn retrieve(
         &self,
         plan: &QueryPlan,
+        query_vector: Vec<f32>,
         ctx: &RequestContext,
         profile: &mut Profile,
     ) -> Result<Vec<ScoredChunk>, GatewayError> {
-        let request = RetrieveRequest {
-            collection: plan.collection.clone(),
-            query: plan.query.clone(),
-            query_vector: Vec::new(),
-            k: plan.candidates(),
-            method: plan.method as i32,
-            rrf_k: plan.rrf_k.unwrap_or(0),
-            filters: plan.filters.clone().into_iter().collect(),
-        };
+        let mut request = retrieve_request(plan, &plan.query);
+        request.query_vector = query_vector;
         let started = Instant::now();
         let response = self.backends.retrieve(request, ctx).await?;
         profile.record_duration("retrieve", started.elapsed());
@@ -138,6 +177,8 @@ impl Pipeline {
                 })
                 .collect(),
             max_new_tokens: plan.max_new_tokens.unwrap_or(0),
+            provider: plan.provider.clone().unwrap_or_default(),
+            instruction: String::new(),
         };
         let started = Instant::now();
         let chunks = self.backends.generate(request, ctx).await?;
@@ -154,18 +195,41 @@ impl Pipeline {
         plan: &QueryPlan,
         ctx: &RequestContext,
     ) -> Result<QueryResponse, GatewayError> {
-        let mut profile = Profile::start();
-        let found = self.search(plan, ctx, &mut profile).await?;
+        let (response, _) = self
+            .answer_with(plan, Vec::new(), ctx, Profile::start())
+            .await?;
+        Ok(response)
+    }
+
+    /// The whole query as one JSON answer, with the query's embedding when already known,
+    /// continuing `profile`; also returns the model's tokens as they came (the cache keeps
+    /// them to replay a stream).
+    pub async fn answer_with(
+        &self,
+        plan: &QueryPlan,
+        query_vector: Vec<f32>,
+        ctx: &RequestContext,
+        mut profile: Profile,
+    ) -> Result<(QueryResponse, Vec<String>), GatewayError> {
+        let found = self
+            .search_with_vector(plan, query_vector, ctx, &mut profile)
+            .await?;
         if found.sources.is_empty() {
-            return Ok(complete(NOTHING_FOUND_ANSWER, found, None, profile, ctx));
+            let response = complete(NOTHING_FOUND_ANSWER, found, None, profile, ctx);
+            return Ok((response, vec![NOTHING_FOUND_ANSWER.to_string()]));
         }
         let mut stream = self.start_generation(plan, &found.sources, ctx).await?;
         let mut raw = String::new();
+        let mut tokens = Vec::new();
         while let Some(event) = stream.next_event().await {
             match event? {
-                GenerationEvent::Token(text) => raw.push_str(&text),
+                GenerationEvent::Token(text) => {
+                    raw.push_str(&text);
+                    tokens.push(text);
+                }
                 GenerationEvent::Done(summary) => {
-                    return Ok(complete(&raw, found, Some(summary), profile, ctx));
+                    let response = complete(&raw, found, Some(summary), profile, ctx);
+                    return Ok((response, tokens));
                 }
             }
         }
@@ -183,12 +247,28 @@ impl Pipeline {
     ) -> Result<RetrieveResponse, GatewayError> {
         let mut profile = Profile::start();
         let found = self.search(plan, ctx, &mut profile).await?;
+        let report = profile.report();
+        crate::profile_window::window().record(&report);
         Ok(RetrieveResponse {
             sources: found.sources,
             reranker: found.reranker,
-            profile: profile.report(),
+            expansion: found.expansion,
+            profile: report,
             trace_id: ctx.trace_id.clone(),
         })
+    }
+}
+
+/// The retrieval call for `query` with the plan's collection, method, depth and filters.
+fn retrieve_request(plan: &QueryPlan, query: &str) -> RetrieveRequest {
+    RetrieveRequest {
+        collection: plan.collection.clone(),
+        query: query.to_string(),
+        query_vector: Vec::new(),
+        k: plan.candidates(),
+        method: plan.method as i32,
+        rrf_k: plan.rrf_k.unwrap_or(0),
+        filters: plan.filters.clone().into_iter().collect(),
     }
 }
 
@@ -204,12 +284,21 @@ pub fn complete(
         profile.record("generate.first_token", summary.first_token_ms);
         profile.record("generate", summary.total_ms);
     }
+    let report = profile.report();
+    crate::profile_window::window().record(&report);
+    // Citations may only name contexts the model was shown (packing may drop the last ones).
+    let answer = match &generation {
+        Some(summary) => clean_citations_sent(raw_answer.trim(), &summary.info.contexts_sent),
+        None => clean_citations(raw_answer.trim(), found.sources.len()),
+    };
     QueryResponse {
-        answer: clean_citations(raw_answer.trim(), found.sources.len()),
+        answer,
         sources: found.sources,
         reranker: found.reranker,
+        expansion: found.expansion,
         generation: generation.map(|g| g.info),
-        profile: profile.report(),
+        cache: None,
+        profile: report,
         trace_id: ctx.trace_id.clone(),
     }
 }

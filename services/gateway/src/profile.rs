@@ -1,19 +1,22 @@
 //! The per-query profile: how long each step took, measured where it happened, and which
 //! top-level step was the bottleneck. Sub-steps (`retrieve.embed`, `generate.first_token`)
 //! explain a step and never compete with it for the bottleneck. Every step is also recorded
-//! as `ragmesh_query_step_seconds{step}`.
+//! as `ragmesh_query_step_duration_seconds{step}`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
     pub ms: f64,
+    /// What the step worked on, when that explains it (e.g. a generated sub-question).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What a response carries under `"profile"`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileReport {
     pub steps: Vec<Step>,
     pub total_ms: f64,
@@ -39,11 +42,21 @@ impl Profile {
     pub fn record(&mut self, name: impl Into<String>, ms: f64) {
         let name = name.into();
         let ms = ms.max(0.0);
-        metrics::histogram!("ragmesh_query_step_seconds", "step" => name.clone()).record(ms / 1e3);
+        metrics::histogram!("ragmesh_query_step_duration_seconds", "step" => name.clone())
+            .record(ms / 1e3);
         self.steps.push(Step {
             name,
             ms: round_ms(ms),
+            detail: None,
         });
+    }
+
+    /// Records a step with what it worked on.
+    pub fn record_detail(&mut self, name: impl Into<String>, elapsed: Duration, detail: String) {
+        self.record_duration(name, elapsed);
+        if let Some(step) = self.steps.last_mut() {
+            step.detail = Some(detail);
+        }
     }
 
     pub fn record_duration(&mut self, name: impl Into<String>, elapsed: Duration) {
@@ -85,6 +98,7 @@ mod tests {
         Step {
             name: name.into(),
             ms,
+            detail: None,
         }
     }
 

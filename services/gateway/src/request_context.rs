@@ -1,36 +1,37 @@
 //! Per-request identity and bookkeeping, applied to every route in one middleware: the
-//! `X-Request-ID` (kept when the client sent a sane one), the W3C trace id (from `traceparent`
-//! or random), a log span carrying both, the security headers, and the HTTP metrics. The ids
-//! travel on to the backends as gRPC metadata so one query can be followed across services.
+//! `X-Request-ID` (kept when the client sent a sane one), the W3C trace context (from
+//! `traceparent` or a new trace), a log span carrying both, and the security headers. The trace
+//! context travels on to the backends as gRPC metadata (`traceparent`, the gateway's span as
+//! parent) so one query can be followed across services. Request counts and durations are
+//! recorded by `ragmesh_telemetry::RequestMetricsLayer` (see `routes`).
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, header};
+use ragmesh_telemetry::TraceContext;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-const TRACEPARENT_HEADER: &str = "traceparent";
 /// Longest client-supplied request id that is kept; longer or odd ones are replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// Who this request is, for logs, responses and backend calls.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    /// 32 lowercase hex digits.
+    /// 32 lowercase hex digits: the client's trace (valid `traceparent`) or a new one.
     pub trace_id: String,
+    /// 16 lowercase hex digits: this request's span in the gateway, parent of backend calls.
+    pub span_id: String,
     pub request_id: String,
 }
 
 impl RequestContext {
     /// Ids from the request headers, or fresh ones.
     pub fn from_headers(headers: &HeaderMap) -> RequestContext {
-        let trace_id = headers
-            .get(TRACEPARENT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(trace_id_from_traceparent)
-            .unwrap_or_else(random_hex32);
+        // The gateway's own span is a child of the client's span (if any).
+        let trace = TraceContext::from_headers(headers).child();
         let request_id = headers
             .get(REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -38,19 +39,21 @@ impl RequestContext {
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         RequestContext {
-            trace_id,
+            trace_id: trace.trace_id,
+            span_id: trace.span_id,
             request_id,
         }
     }
 
-    /// A gRPC request carrying `message`, the deadline and this request's ids.
+    /// A gRPC request carrying `message`, the deadline, this request's id and a
+    /// `traceparent` naming the gateway's span as the parent.
     pub fn grpc_request<T>(&self, message: T, timeout: Duration) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(timeout);
-        let span_id = &random_hex32()[..16];
+        let traceparent = format!("00-{}-{}-01", self.trace_id, self.span_id);
         let metadata = request.metadata_mut();
-        if let Ok(value) = format!("00-{}-{span_id}-01", self.trace_id).parse() {
-            metadata.insert(TRACEPARENT_HEADER, value);
+        if let Ok(value) = traceparent.parse() {
+            metadata.insert(ragmesh_telemetry::TRACEPARENT, value);
         }
         if let Ok(value) = self.request_id.parse() {
             metadata.insert(REQUEST_ID_HEADER, value);
@@ -59,33 +62,8 @@ impl RequestContext {
     }
 }
 
-/// The trace id of a version-00 W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if valid
-/// and not all zeros.
-pub fn trace_id_from_traceparent(value: &str) -> Option<String> {
-    let parts: Vec<&str> = value.trim().split('-').collect();
-    let [version, trace_id, parent_id, flags] = parts.as_slice() else {
-        return None;
-    };
-    let lower_hex = |s: &str, len: usize| {
-        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    };
-    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
-    let ok = *version == "00"
-        && lower_hex(trace_id, 32)
-        && nonzero(trace_id)
-        && lower_hex(parent_id, 16)
-        && nonzero(parent_id)
-        && lower_hex(flags, 2);
-    ok.then(|| trace_id.to_string())
-}
-
 fn is_sane_request_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// 32 random lowercase hex digits.
-pub fn random_hex32() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// The middleware: context in, headers and metrics out, everything inside a span with the ids.
@@ -100,7 +78,9 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let span = tracing::info_span!(
         "http",
+        service = "gateway",
         trace_id = %ctx.trace_id,
+        span_id = %ctx.span_id,
         request_id = %ctx.request_id,
         method = %method,
         route = %route,
@@ -111,15 +91,6 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     span.in_scope(|| tracing::info!(status, ms = elapsed.as_secs_f64() * 1e3, "request"));
-    metrics::counter!(
-        "ragmesh_http_requests_total",
-        "route" => route.clone(),
-        "method" => method,
-        "status" => status.to_string()
-    )
-    .increment(1);
-    metrics::histogram!("ragmesh_http_request_duration_seconds", "route" => route)
-        .record(elapsed.as_secs_f64());
 
     let headers = response.headers_mut();
     if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
@@ -143,29 +114,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn traceparent_supplies_the_trace_id_only_when_valid() {
-        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(
-            trace_id_from_traceparent(tp).as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    fn the_clients_trace_is_kept_and_backend_calls_name_the_gateway_span() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
         );
-        for bad in [
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-            "garbage",
-        ] {
-            assert_eq!(trace_id_from_traceparent(bad), None, "{bad}");
-        }
+        let ctx = RequestContext::from_headers(&headers);
+        assert_eq!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(ctx.span_id, "00f067aa0ba902b7");
+        let request = ctx.grpc_request((), Duration::from_secs(1));
+        let sent = request
+            .metadata()
+            .get("traceparent")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(
+            sent,
+            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", ctx.span_id)
+        );
     }
 
     #[test]
-    fn fresh_ids_are_32_lowercase_hex_and_differ() {
+    fn fresh_ids_are_lowercase_hex_and_differ() {
         let a = RequestContext::from_headers(&HeaderMap::new());
         let b = RequestContext::from_headers(&HeaderMap::new());
-        assert_eq!(a.trace_id.len(), 32);
+        assert_eq!((a.trace_id.len(), a.span_id.len()), (32, 16));
         assert!(
             a.trace_id
                 .bytes()

@@ -2,11 +2,11 @@
 //! and the CLI read them), so they live in one place, separate from how they are computed.
 
 use crate::profile::ProfileReport;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One retrieved chunk as a numbered source. `index` is what the answer cites as `[index]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     pub index: usize,
     pub source: String,
@@ -26,17 +26,51 @@ pub struct Source {
 }
 
 /// What the generation service reported about the answer it produced.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationInfo {
+    /// `provider:model`, e.g. `embedded:SmolLM2-135M-Instruct`.
     pub model: String,
+    /// `embedded`, `ollama` or `openai`.
+    pub provider: String,
+    /// Version (hash) of the prompt template the answer was made with.
+    pub prompt_version: String,
+    /// Source indices that were really in the prompt; citations are checked against these.
+    pub contexts_sent: Vec<u32>,
     pub prompt_tokens: u32,
     pub generated_tokens: u32,
     /// `stop` (the model finished) or `length` (cut at max_new_tokens).
     pub finish_reason: String,
 }
 
+/// How the semantic cache took part in an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheInfo {
+    pub hit: bool,
+    /// `l1` (this gateway) or `l2` (Redis, shared); null on a miss.
+    pub tier: Option<String>,
+    /// `exact` or `semantic`; null on a miss.
+    #[serde(rename = "match")]
+    pub match_kind: Option<String>,
+    /// 1.0 for exact hits, the cosine for semantic ones; null on a miss.
+    pub similarity: Option<f32>,
+    /// The question the cached answer was made for; null on a miss.
+    pub original_query: Option<String>,
+}
+
+impl CacheInfo {
+    pub fn miss() -> CacheInfo {
+        CacheInfo {
+            hit: false,
+            tier: None,
+            match_kind: None,
+            similarity: None,
+            original_query: None,
+        }
+    }
+}
+
 /// `POST /api/query`, and the `done` event of `/api/query/stream`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponse {
     pub answer: String,
     pub sources: Vec<Source>,
@@ -46,8 +80,25 @@ pub struct QueryResponse {
     /// Absent when nothing relevant was found and no model was asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<GenerationInfo>,
+    /// The generated rewordings or sub-questions, when the query asked for `rewrite` or
+    /// `multihop`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<ExpansionReport>,
+    /// Absent when the cache is disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheInfo>,
     pub profile: ProfileReport,
     pub trace_id: String,
+}
+
+/// What query expansion did before retrieval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpansionReport {
+    /// `{"rewrite":{"variants":[...]}}`: the rewordings retrieved besides the question.
+    Rewrite { variants: Vec<String> },
+    /// `{"multihop":{"sub_questions":[[hop 1...],[hop 2...]]}}`: sub-questions per hop.
+    Multihop { sub_questions: Vec<Vec<String>> },
 }
 
 /// `POST /api/retrieve`.
@@ -56,6 +107,8 @@ pub struct RetrieveResponse {
     pub sources: Vec<Source>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reranker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<ExpansionReport>,
     pub profile: ProfileReport,
     pub trace_id: String,
 }

@@ -1,9 +1,12 @@
 //! What every handler shares: the gateway settings, the query pipeline (which owns the
-//! backend clients) and the shutdown token that ends open streams when the server stops.
+//! backend clients), the semantic cache and the shutdown token that ends open streams when
+//! the server stops.
 
 use crate::backends::Backends;
 use crate::errors::GatewayError;
+use crate::generator_choice::GeneratorCatalog;
 use crate::pipeline::Pipeline;
+use ragmesh_cache::SemanticCache;
 use ragmesh_config::{GatewaySettings, Settings};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -12,7 +15,11 @@ use tokio_util::sync::CancellationToken;
 pub struct AppState {
     pub settings: Arc<GatewaySettings>,
     pub pipeline: Pipeline,
+    /// The semantic answer cache (see `cache_layer`).
+    pub cache: SemanticCache,
     pub shutdown: CancellationToken,
+    /// Names the generator of each query (provider, model, prompt version).
+    pub generators: Arc<GeneratorCatalog>,
 }
 
 impl AppState {
@@ -20,11 +27,14 @@ impl AppState {
     /// this succeeds while they are down) and installs the metrics recorder. Must be called
     /// inside a tokio runtime.
     pub fn connect(settings: &Settings) -> Result<AppState, GatewayError> {
-        let _ = ragmesh_telemetry::metrics_handle();
+        ragmesh_telemetry::register_service("gateway");
         Ok(AppState {
             settings: Arc::new(settings.gateway.clone()),
-            pipeline: Pipeline::new(Backends::connect(&settings.gateway)?),
+            pipeline: Pipeline::new(Backends::connect(settings)?),
+            cache: SemanticCache::new(&settings.cache)
+                .map_err(|e| GatewayError::InvalidArgument(e.to_string()))?,
             shutdown: CancellationToken::new(),
+            generators: Arc::new(GeneratorCatalog::from_settings(settings)),
         })
     }
 

@@ -3,7 +3,8 @@
 //! and the allowed range, so a client can fix the request without reading the docs.
 
 use crate::errors::GatewayError;
-use ragmesh_config::GatewaySettings;
+use crate::generator_choice::GeneratorCatalog;
+use ragmesh_config::{GatewaySettings, GeneratorIdentity};
 use ragmesh_proto::v1::{Document, Method};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -39,6 +40,43 @@ pub struct QueryRequest {
     pub filters: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub max_new_tokens: Option<u32>,
+    /// Generation provider: `embedded`, `ollama` or `openai`; unknown → 422.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// `{"n": 2}`: retrieve for n generated rewordings too and fuse the lists with RRF.
+    #[serde(default)]
+    pub rewrite: Option<RewriteBody>,
+    /// `{"depth": 2, "fanout": 2}`: decompose into sub-questions and retrieve for each.
+    #[serde(default)]
+    pub multihop: Option<MultihopBody>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteBody {
+    pub n: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultihopBody {
+    #[serde(default)]
+    pub depth: Option<u32>,
+    #[serde(default)]
+    pub fanout: Option<u32>,
+}
+
+pub const MAX_REWRITES: u32 = 5;
+pub const MAX_HOPS: u32 = 3;
+pub const MAX_FANOUT: u32 = 4;
+
+/// How the question is expanded before retrieval (at most one of the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expansion {
+    /// Retrieve for the question and `n` generated rewordings; fuse with RRF.
+    Rewrite { n: u32 },
+    /// `depth` rounds of `fanout` sub-questions, each retrieved; fuse with RRF.
+    Multihop { depth: u32, fanout: u32 },
 }
 
 /// A validated query with every default filled in: what the pipeline runs.
@@ -56,6 +94,13 @@ pub struct QueryPlan {
     pub filters: BTreeMap<String, String>,
     /// None: the generation service's configured default.
     pub max_new_tokens: Option<u32>,
+    /// The provider the request named (None: the generation service's default).
+    pub provider: Option<String>,
+    /// Who will answer, resolved from configuration: provider, `provider:model` and prompt
+    /// template version. Everything that must not mix answers of different generators (a
+    /// cache key) uses this.
+    pub generator: GeneratorIdentity,
+    pub expansion: Option<Expansion>,
 }
 
 impl QueryPlan {
@@ -102,10 +147,12 @@ pub fn validate_collection(name: &str) -> Result<String, GatewayError> {
         .map_err(|e| invalid(e.to_string()))
 }
 
-/// Checks every field of a query and fills in defaults from `settings`.
+/// Checks every field of a query and fills in defaults from `settings`; the generator is
+/// resolved with `generators`.
 pub fn query_plan(
     request: QueryRequest,
     settings: &GatewaySettings,
+    generators: &GeneratorCatalog,
 ) -> Result<QueryPlan, GatewayError> {
     let query = request.query.trim();
     if query.is_empty() {
@@ -150,7 +197,26 @@ pub fn query_plan(
     if filters.keys().any(|key| key.trim().is_empty()) {
         return Err(invalid("filters keys must not be empty".into()));
     }
+    let generator = generators.choose(request.provider.as_deref())?;
+    let expansion = match (request.rewrite, request.multihop) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "rewrite and multihop cannot be combined: choose one".into(),
+            ));
+        }
+        (Some(r), None) => Some(Expansion::Rewrite {
+            n: in_range("rewrite.n", r.n, 1, MAX_REWRITES)?,
+        }),
+        (None, Some(m)) => Some(Expansion::Multihop {
+            depth: in_range("multihop.depth", m.depth.unwrap_or(2), 1, MAX_HOPS)?,
+            fanout: in_range("multihop.fanout", m.fanout.unwrap_or(2), 1, MAX_FANOUT)?,
+        }),
+        (None, None) => None,
+    };
     Ok(QueryPlan {
+        provider: request.provider.map(|p| generator_name(&p)),
+        generator,
+        expansion,
         query: query.to_string(),
         collection,
         k,
@@ -161,6 +227,11 @@ pub fn query_plan(
         filters,
         max_new_tokens,
     })
+}
+
+/// A provider name as sent on: trimmed, lowercase.
+fn generator_name(provider: &str) -> String {
+    provider.trim().to_ascii_lowercase()
 }
 
 /// Body of `POST /api/collections/{c}/documents` as JSON.
@@ -246,19 +317,62 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
+    fn plan(json: serde_json::Value) -> Result<QueryPlan, GatewayError> {
+        query_plan(
+            request(json),
+            &GatewaySettings::default(),
+            &GeneratorCatalog::default(),
+        )
+    }
+
     fn message(json: serde_json::Value) -> String {
-        query_plan(request(json), &GatewaySettings::default())
-            .unwrap_err()
-            .to_string()
+        plan(json).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn provider_rewrite_and_multihop_are_checked() {
+        use ragmesh_core::{Classify, ErrorCode};
+        use serde_json::json;
+        let p = plan(json!({ "query": "q" })).unwrap();
+        assert_eq!((p.provider.as_deref(), p.expansion), (None, None));
+        assert_eq!(p.generator.provider, "embedded");
+        assert_eq!(p.generator.model, "embedded:SmolLM2-135M-Instruct");
+        let p = plan(json!({ "query": "q", "provider": "Ollama" })).unwrap();
+        assert_eq!(p.provider.as_deref(), Some("ollama"));
+        assert_eq!(p.generator.provider, "ollama");
+        let err = plan(json!({ "query": "q", "provider": "gpt" })).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::UnprocessableEntity);
+        assert_eq!(
+            err.to_string(),
+            "unknown provider \"gpt\": use one of embedded, ollama, openai"
+        );
+        let p = plan(json!({ "query": "q", "rewrite": { "n": 2 } })).unwrap();
+        assert_eq!(p.expansion, Some(Expansion::Rewrite { n: 2 }));
+        let p = plan(json!({ "query": "q", "multihop": { "depth": 2, "fanout": 3 } })).unwrap();
+        assert_eq!(
+            p.expansion,
+            Some(Expansion::Multihop {
+                depth: 2,
+                fanout: 3
+            })
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "rewrite": { "n": 0 } })),
+            "rewrite.n must be between 1 and 5, got 0"
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "multihop": { "depth": 4 } })),
+            "multihop.depth must be between 1 and 3, got 4"
+        );
+        assert!(
+            message(json!({ "query": "q", "rewrite": { "n": 1 }, "multihop": {} }))
+                .contains("cannot be combined")
+        );
     }
 
     #[test]
     fn defaults_fill_a_minimal_query() {
-        let plan = query_plan(
-            request(serde_json::json!({ "query": "  why?  " })),
-            &GatewaySettings::default(),
-        )
-        .unwrap();
+        let plan = self::plan(serde_json::json!({ "query": "  why?  " })).unwrap();
         assert_eq!(plan.query, "why?");
         assert_eq!(plan.collection, "default");
         assert_eq!(
@@ -267,9 +381,8 @@ mod tests {
         );
         assert_eq!(plan.rerank_top_n, 10);
         assert_eq!(plan.candidates(), 5);
-        let plan = query_plan(
-            request(serde_json::json!({ "query": "q", "k": 3, "rerank": true, "method": "BM25" })),
-            &GatewaySettings::default(),
+        let plan = self::plan(
+            serde_json::json!({ "query": "q", "k": 3, "rerank": true, "method": "BM25" }),
         )
         .unwrap();
         assert_eq!((plan.candidates(), plan.method), (10, Method::Bm25));
@@ -286,13 +399,7 @@ mod tests {
             message(json!({ "query": "é".repeat(4097) })),
             "query is 4097 characters long; the limit is 4096"
         );
-        assert!(
-            query_plan(
-                request(json!({ "query": "é".repeat(4096) })),
-                &GatewaySettings::default()
-            )
-            .is_ok()
-        );
+        assert!(plan(json!({ "query": "é".repeat(4096) })).is_ok());
         assert_eq!(
             message(json!({ "query": "q", "k": 0 })),
             "k must be between 1 and 50, got 0"

@@ -148,12 +148,14 @@ async fn every_response_has_ids_security_headers_and_is_counted() {
     .unwrap();
     assert!(
         text.contains(
-            "ragmesh_http_requests_total{route=\"/api/query\",method=\"POST\",status=\"400\"}"
+            "ragmesh_http_requests_total{service=\"gateway\",route=\"/api/query\",method=\"POST\",status=\"400\"}"
         ),
         "{text}"
     );
     assert!(
-        text.contains("ragmesh_http_request_duration_seconds_bucket{route=\"/health/live\""),
+        text.contains(
+            "ragmesh_http_request_duration_seconds_bucket{service=\"gateway\",route=\"/health/live\",method=\"GET\""
+        ),
         "{text}"
     );
 }

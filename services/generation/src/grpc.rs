@@ -1,45 +1,39 @@
-//! `ragmesh.v1.Generation` over a [`Generator`]: request validation, the mapping of generation
-//! events to `GenerateChunk` messages, and the per-call metrics. Dropping the response stream
-//! (tonic does when the client cancels) drops the generator's stream and so stops decoding.
+//! `ragmesh.v1.Generation` over the [`Providers`]: choosing the provider, request validation,
+//! the mapping of generation events to `GenerateChunk` messages, and the generation metrics
+//! (time to first token, prompt and answer tokens, decode rate, active streams; request counts
+//! and codes come from the server's `RequestMetricsLayer`). Dropping the response stream (tonic
+//! does when the client cancels) drops the generator's stream and so stops decoding.
 
+use crate::Providers;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use ragmesh_core::{Classify, ErrorCode, to_status};
+use ragmesh_core::to_status;
 use ragmesh_llm::{Context, GenerationEvent, GenerationRequest, GenerationStats, Generator};
 use ragmesh_proto::generation_server::Generation;
 use ragmesh_proto::{Done, GenerateChunk, GenerateRequest, Token, generate_chunk};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status};
 
-const SERVICE: &str = "generation";
-const RPC: &str = "Generate";
-
-/// The gRPC face of a generator; answers UNAVAILABLE until one is set.
-#[derive(Clone, Default)]
+/// The gRPC face of the providers; `embedded` answers UNAVAILABLE until it is set.
+#[derive(Clone, Default, Debug)]
 pub struct GenerationService {
-    generator: Arc<OnceLock<Arc<dyn Generator>>>,
-}
-
-impl std::fmt::Debug for GenerationService {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GenerationService")
-            .field(
-                "generator",
-                &self.generator.get().map(|g| g.name().to_string()),
-            )
-            .finish()
-    }
+    providers: Arc<Providers>,
 }
 
 impl GenerationService {
+    /// Only the embedded provider (set it with [`GenerationService::set_generator`]).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Makes the service answer with `generator` (only the first call has an effect).
+    pub fn with_providers(providers: Arc<Providers>) -> Self {
+        GenerationService { providers }
+    }
+
+    /// Makes the embedded provider answer with `generator` (only the first call has an effect).
     pub fn set_generator(&self, generator: Arc<dyn Generator>) {
-        let _ = self.generator.set(generator);
+        self.providers.set_embedded(generator);
     }
 }
 
@@ -56,24 +50,17 @@ fn to_request(message: GenerateRequest) -> GenerationRequest {
             })
             .collect(),
         max_new_tokens: (message.max_new_tokens > 0).then_some(message.max_new_tokens as usize),
+        instruction: Some(message.instruction).filter(|i| !i.trim().is_empty()),
     }
 }
 
-fn record_request(code: ErrorCode) {
-    let code = code.as_str();
-    metrics::counter!("ragmesh_rpc_requests_total", "service" => SERVICE, "rpc" => RPC, "code" => code)
-        .increment(1);
-}
-
-fn record_ok() {
-    metrics::counter!("ragmesh_rpc_requests_total", "service" => SERVICE, "rpc" => RPC, "code" => "ok")
-        .increment(1);
-}
-
 fn record_stats(stats: &GenerationStats) {
-    metrics::histogram!("ragmesh_generation_ttft_seconds").record(stats.ttft_ms / 1000.0);
-    metrics::histogram!("ragmesh_generation_prompt_seconds").record(stats.prompt_ms / 1000.0);
+    metrics::histogram!("ragmesh_generation_time_to_first_token_seconds")
+        .record(stats.ttft_ms / 1000.0);
+    metrics::histogram!("ragmesh_generation_prompt_duration_seconds")
+        .record(stats.prompt_ms / 1000.0);
     metrics::histogram!("ragmesh_generation_prompt_tokens").record(stats.prompt_tokens as f64);
+    metrics::histogram!("ragmesh_generation_answer_tokens").record(stats.generated_tokens as f64);
     if stats.generated_tokens > 1 && stats.decode_ms > 0.0 {
         // The first token comes from the prompt pass; the rest are decode steps.
         let rate = (stats.generated_tokens - 1) as f64 / (stats.decode_ms / 1000.0);
@@ -81,39 +68,31 @@ fn record_stats(stats: &GenerationStats) {
     }
 }
 
-/// Counts one stream as active and records how it ended: ok, an error code, or cancelled
-/// (dropped before the end).
-struct StreamOutcome {
-    finished: bool,
-}
+/// Counts one stream as active while it lives (request counts and codes, cancellations
+/// included, come from the server's `RequestMetricsLayer`).
+struct ActiveStream;
 
-impl StreamOutcome {
+impl ActiveStream {
     fn start() -> Self {
         metrics::gauge!("ragmesh_generation_streams_active").increment(1.0);
-        StreamOutcome { finished: false }
-    }
-
-    fn finish(&mut self, code: Option<ErrorCode>) {
-        if !self.finished {
-            self.finished = true;
-            match code {
-                None => record_ok(),
-                Some(code) => record_request(code),
-            }
-        }
+        ActiveStream
     }
 }
 
-impl Drop for StreamOutcome {
+impl Drop for ActiveStream {
     fn drop(&mut self) {
-        if !self.finished {
-            record_request(ErrorCode::Cancelled);
-        }
         metrics::gauge!("ragmesh_generation_streams_active").decrement(1.0);
     }
 }
 
-fn chunk(event: GenerationEvent) -> GenerateChunk {
+/// What `Done` says about who answered, besides the generator's own figures.
+#[derive(Clone)]
+struct Answerer {
+    provider: String,
+    prompt_version: String,
+}
+
+fn chunk(event: GenerationEvent, answerer: &Answerer) -> GenerateChunk {
     let kind = match event {
         GenerationEvent::Token(text) => generate_chunk::Kind::Token(Token { text }),
         GenerationEvent::Done(stats) => generate_chunk::Kind::Done(Done {
@@ -124,6 +103,9 @@ fn chunk(event: GenerationEvent) -> GenerateChunk {
             decode_ms: stats.decode_ms,
             finish_reason: stats.finish_reason.as_str().to_string(),
             model: stats.model,
+            contexts_sent: stats.contexts_sent,
+            provider: answerer.provider.clone(),
+            prompt_version: answerer.prompt_version.clone(),
         }),
     };
     GenerateChunk { kind: Some(kind) }
@@ -138,22 +120,25 @@ impl Generation for GenerationService {
         request: Request<GenerateRequest>,
     ) -> Result<Response<Self::GenerateStream>, Status> {
         let started = Instant::now();
-        let request = to_request(request.into_inner());
+        let message = request.into_inner();
+        let (provider, generator) = match self.providers.resolve(&message.provider) {
+            Ok(found) => found,
+            Err(err) => return Err(to_status(&err)),
+        };
+        let request = to_request(message);
         if let Err(err) = request.validate() {
-            record_request(err.code());
             return Err(to_status(&err));
         }
-        let Some(generator) = self.generator.get().cloned() else {
-            let err = crate::GenerationError::NotReady;
-            record_request(err.code());
-            return Err(to_status(&err));
+        tracing::debug!(contexts = request.contexts.len(), %provider, "generate");
+        let answerer = Answerer {
+            provider,
+            prompt_version: self.providers.prompt_version().to_string(),
         };
-        tracing::debug!(contexts = request.contexts.len(), "generate");
-        let mut outcome = StreamOutcome::start();
+        let active = ActiveStream::start();
         let stream = generator.generate(request).map(move |event| match event {
             Ok(GenerationEvent::Done(stats)) => {
+                let _ = &active;
                 record_stats(&stats);
-                outcome.finish(None);
                 tracing::info!(
                     prompt_tokens = stats.prompt_tokens,
                     generated_tokens = stats.generated_tokens,
@@ -161,13 +146,14 @@ impl Generation for GenerationService {
                     total_ms = started.elapsed().as_secs_f64() * 1000.0,
                     finish_reason = stats.finish_reason.as_str(),
                     contexts_sent = ?stats.contexts_sent,
+                    model = %stats.model,
                     "answer generated"
                 );
-                Ok(chunk(GenerationEvent::Done(stats)))
+                Ok(chunk(GenerationEvent::Done(stats), &answerer))
             }
-            Ok(event) => Ok(chunk(event)),
+            Ok(event) => Ok(chunk(event, &answerer)),
             Err(err) => {
-                outcome.finish(Some(err.code()));
+                let _ = &active;
                 Err(to_status(&err))
             }
         });

@@ -1,16 +1,20 @@
-//! The generation service: serves `ragmesh.v1.Generation/Generate` (server streaming) from a
-//! [`ragmesh_llm::Generator`]. The model loads in the background while the port already
-//! answers health checks (NOT_SERVING until loaded); a client that cancels its call drops the
-//! token stream, which stops decoding.
+//! The generation service: serves `ragmesh.v1.Generation/Generate` (server streaming) from the
+//! configured providers ([`Providers`]: embedded GGUF, Ollama, OpenAI-compatible). The embedded
+//! model loads in the background while the port already answers health checks (NOT_SERVING
+//! until loaded); a client that cancels its call drops the token stream, which stops decoding
+//! (embedded) or closes the HTTP connection (remote).
 
 mod grpc;
+mod providers;
 
 pub use grpc::GenerationService;
+pub use providers::{Providers, embedded_options, prompt_template};
 
 use ragmesh_config::Settings;
 use ragmesh_core::{Classify, ErrorCode};
-use ragmesh_llm::{EmbeddedGenerator, EmbeddedOptions, Generator, LlmError};
+use ragmesh_llm::{EmbeddedGenerator, Generator, LlmError};
 use ragmesh_proto::generation_server::GenerationServer;
+use ragmesh_rpc::GrpcHost;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -23,17 +27,27 @@ pub enum GenerationError {
     Llm(#[from] LlmError),
     #[error("generation model loading did not finish: {0}")]
     LoadTask(String),
-    #[error("the generation model is still loading")]
+    #[error("the embedded generation model is still loading")]
     NotReady,
+    #[error("unknown generation provider {0:?}: use one of embedded, ollama, openai")]
+    UnknownProvider(String),
+    #[error("the {provider} backend is not configured ({hint})")]
+    NotConfigured { provider: String, hint: String },
+    #[error("generation configuration: {0}")]
+    Config(String),
     #[error("generation server: {0}")]
-    Serve(#[from] tonic::transport::Error),
+    Serve(#[from] ragmesh_rpc::RpcError),
 }
 
 impl Classify for GenerationError {
     fn code(&self) -> ErrorCode {
         match self {
             GenerationError::Llm(e) => e.code(),
-            GenerationError::NotReady => ErrorCode::Unavailable,
+            GenerationError::NotReady | GenerationError::NotConfigured { .. } => {
+                ErrorCode::Unavailable
+            }
+            GenerationError::UnknownProvider(_) => ErrorCode::UnprocessableEntity,
+            GenerationError::Config(_) => ErrorCode::InvalidArgument,
             GenerationError::LoadTask(_) | GenerationError::Serve(_) => ErrorCode::Internal,
         }
     }
@@ -41,26 +55,7 @@ impl Classify for GenerationError {
 
 /// The configured GGUF file, or the default model under `models.dir`.
 pub fn gguf_path(settings: &Settings) -> PathBuf {
-    settings.generation.gguf_path.clone().unwrap_or_else(|| {
-        settings
-            .models
-            .dir
-            .join("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
-    })
-}
-
-/// Options of the embedded backend from the `[generation]` settings.
-pub fn embedded_options(settings: &Settings) -> EmbeddedOptions {
-    let g = &settings.generation;
-    EmbeddedOptions {
-        gguf_path: gguf_path(settings),
-        requantize_q8: g.requantize_q8,
-        threads: g.threads,
-        max_prompt_tokens: g.max_prompt_tokens,
-        max_new_tokens: g.max_new_tokens,
-        repeat_penalty: g.repeat_penalty,
-        repeat_last_n: g.repeat_last_n,
-    }
+    settings.generation.gguf_file(&settings.models.dir)
 }
 
 /// Serves Generation on `listener` until `shutdown` is cancelled. Health reports SERVING for
@@ -71,23 +66,37 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), GenerationError> {
-    let service = GenerationService::new();
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let providers = Arc::new(Providers::from_settings(&settings)?);
+    let service = GenerationService::with_providers(providers.clone());
+    let host = GrpcHost::new("generation", settings.rpc.max_concurrent.generation);
+    let health = host.health();
     health
         .set_not_serving::<GenerationServer<GenerationService>>()
         .await;
 
     let options = embedded_options(&settings);
     let path = options.gguf_path.clone();
-    tracing::info!(path = %path.display(), requantize_q8 = options.requantize_q8, "loading generation model");
-    let loading = tokio::task::spawn_blocking(move || EmbeddedGenerator::load(options));
+    let load_embedded = providers.embedded_enabled();
+    if load_embedded {
+        tracing::info!(path = %path.display(), requantize_q8 = options.requantize_q8, "loading generation model");
+    } else {
+        health
+            .set_serving::<GenerationServer<GenerationService>>()
+            .await;
+    }
+    let loading = async move {
+        if !load_embedded {
+            return futures::future::pending().await;
+        }
+        tokio::task::spawn_blocking(move || EmbeddedGenerator::load(options)).await
+    };
 
     let server_stop = shutdown.child_token();
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    let server = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(GenerationServer::new(service.clone()))
-        .serve_with_incoming_shutdown(incoming, server_stop.clone().cancelled_owned());
+    let server = host.serve(
+        tonic::service::Routes::new(GenerationServer::new(service.clone())),
+        listener,
+        server_stop.clone().cancelled_owned(),
+    );
     tokio::pin!(server);
 
     tokio::select! {
@@ -107,7 +116,7 @@ pub async fn run(
             };
             let generator: Arc<dyn Generator> = Arc::new(generator);
             tracing::info!(model = generator.name(), "generation service ready");
-            service.set_generator(generator);
+            providers.set_embedded(generator);
             health.set_serving::<GenerationServer<GenerationService>>().await;
         }
         served = &mut server => {

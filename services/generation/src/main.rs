@@ -13,6 +13,9 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "generation service listening");
-    ragmesh_generation::run(settings, listener, ragmesh_telemetry::shutdown_token()).await?;
+    let shutdown = ragmesh_telemetry::shutdown_token();
+    ragmesh_telemetry::spawn_admin_listener(&settings.generation.metrics_listen, shutdown.clone())
+        .await?;
+    ragmesh_generation::run(settings, listener, shutdown).await?;
     Ok(())
 }

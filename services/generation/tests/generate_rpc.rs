@@ -50,6 +50,8 @@ fn question(query: &str, max_new_tokens: u32) -> GenerateRequest {
             },
         ],
         max_new_tokens,
+        provider: String::new(),
+        instruction: String::new(),
     }
 }
 
@@ -118,6 +120,12 @@ async fn generate_streams_tokens_then_done_and_stops_when_cancelled() {
     assert!(done.time_to_first_token_ms >= done.prompt_ms && done.prompt_ms > 0.0);
     assert!(["stop", "length"].contains(&done.finish_reason.as_str()));
     assert_eq!(done.model, "embedded:SmolLM2-135M-Instruct");
+    // Who answered, as the gateway and a cache key see it from configuration alone.
+    let identity = settings().generator_identity(None);
+    assert_eq!(done.model, identity.model);
+    assert_eq!(done.provider, "embedded");
+    assert_eq!(done.prompt_version, identity.prompt_version);
+    assert_eq!(done.contexts_sent, vec![1, 2]);
     assert_eq!(metric("ragmesh_generation_streams_active"), 0.0);
 
     // Cancel mid-stream: decoding stops (the decoded-token counter stops growing).

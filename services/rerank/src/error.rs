@@ -17,7 +17,7 @@ pub enum RerankError {
     #[error("the caller went away; scoring stopped")]
     Cancelled,
     #[error("rerank server: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    Transport(#[from] ragmesh_rpc::RpcError),
 }
 
 impl Classify for RerankError {

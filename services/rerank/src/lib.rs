@@ -16,9 +16,9 @@ pub use service::{MAX_PASSAGES, RerankService};
 use ragmesh_config::Settings;
 use ragmesh_crossencoder::CrossEncoder;
 use ragmesh_proto::rerank_server::RerankServer;
+use ragmesh_rpc::GrpcHost;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 /// Largest request accepted: 1,000 passages of a few KB each fit comfortably.
@@ -32,7 +32,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), RerankError> {
-    let config = settings.rerank;
+    let config = settings.rerank.clone();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .thread_name(|i| format!("rerank-{i}"))
@@ -56,13 +56,15 @@ pub async fn run(
     let reranker = encoder.as_ref().map_or("none", |e| e.name()).to_string();
     let service = RerankService::new(encoder, pool);
 
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<RerankServer<RerankService>>().await;
+    let host = GrpcHost::new("rerank", settings.rpc.max_concurrent.rerank);
+    host.health()
+        .set_serving::<RerankServer<RerankService>>()
+        .await;
     tracing::info!(%reranker, threads = service.threads(), "rerank service serving");
-    tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(RerankServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+    let routes = tonic::service::Routes::new(
+        RerankServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES),
+    );
+    host.serve(routes, listener, shutdown.cancelled_owned())
         .await?;
     tracing::info!("rerank service stopped");
     Ok(())

@@ -1,11 +1,11 @@
 //! The `Rerank` RPC: validates the request, scores the pairs on the service's own rayon pool
 //! in chunks (stopping between chunks when the caller has gone away), orders the results and
-//! records `ragmesh_rerank_seconds`, `ragmesh_rerank_pairs_total` and
-//! `ragmesh_rpc_requests_total{service,rpc,code}`.
+//! records `ragmesh_rerank_duration_seconds`, `ragmesh_rerank_batch_size` and
+//! `ragmesh_rerank_pairs_total` (request counts come from the server's metrics layer).
 
 use crate::RerankError;
 use crate::ranking::{keep_input_order, rank_by_score};
-use ragmesh_core::{Classify, to_status};
+use ragmesh_core::to_status;
 use ragmesh_crossencoder::CrossEncoder;
 use ragmesh_proto::rerank_server::Rerank;
 use ragmesh_proto::{RerankRequest, RerankResponse};
@@ -53,6 +53,9 @@ impl RerankService {
         }
         let top_n = request.top_n as usize;
         let Some(encoder) = self.encoder.clone() else {
+            // Counted too, so traffic through a service without a model is visible.
+            metrics::counter!("ragmesh_rerank_pairs_total", "reranker" => "none")
+                .increment(request.passages.len() as u64);
             return Ok(RerankResponse {
                 results: keep_input_order(request.passages.len(), top_n),
                 reranker: "none".into(),
@@ -68,8 +71,11 @@ impl RerankService {
         let started = Instant::now();
         let pairs = request.passages.len();
         let scores = self.score(encoder, request.query, request.passages).await?;
-        metrics::histogram!("ragmesh_rerank_seconds").record(started.elapsed().as_secs_f64());
-        metrics::counter!("ragmesh_rerank_pairs_total").increment(pairs as u64);
+        metrics::histogram!("ragmesh_rerank_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("ragmesh_rerank_batch_size").record(pairs as f64);
+        metrics::counter!("ragmesh_rerank_pairs_total", "reranker" => "cross_encoder")
+            .increment(pairs as u64);
         Ok(RerankResponse {
             results: rank_by_score(&scores, top_n),
             reranker,
@@ -118,14 +124,7 @@ impl Rerank for RerankService {
         &self,
         request: Request<RerankRequest>,
     ) -> Result<Response<RerankResponse>, Status> {
-        let result = self.handle(request.into_inner()).await;
-        let code = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.code().as_str(),
-        };
-        metrics::counter!("ragmesh_rpc_requests_total", "service" => "rerank", "rpc" => "Rerank", "code" => code)
-            .increment(1);
-        match result {
+        match self.handle(request.into_inner()).await {
             Ok(response) => Ok(Response::new(response)),
             Err(e) => {
                 tracing::warn!(error = %e, "rerank failed");

@@ -21,7 +21,7 @@ pub enum RetrievalError {
     #[error("retrieval worker failed: {0}")]
     Worker(String),
     #[error("retrieval server: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    Transport(#[from] ragmesh_rpc::RpcError),
 }
 
 impl RetrievalError {

@@ -1,9 +1,12 @@
 //! The `Ingest` and `Delete` RPCs: validate documents, chunk them by the model's word
 //! pieces, embed only chunks the collection does not hold yet (in batches, on the compute
-//! pool) and upsert them; delete a source from every index.
+//! pool) and upsert them; delete a source from every index. Records
+//! `ragmesh_ingest_documents_total`, `ragmesh_ingest_chunks_total{change}`,
+//! `ragmesh_ingest_failures_total{kind=client|server}` and the collection's size gauges
+//! (`ragmesh_index_documents{collection}`, `ragmesh_index_chunks{collection}`).
 
 use crate::{ComputePool, RetrievalError, RetrievalState};
-use ragmesh_core::validate_collection;
+use ragmesh_core::{Classify, validate_collection};
 use ragmesh_index::{DocumentInput, Metadata, validate_entries};
 use ragmesh_proto::{DeleteRequest, DeleteResponse, Document, IngestRequest, IngestResponse};
 use std::collections::HashSet;
@@ -15,6 +18,39 @@ pub const MAX_SOURCE_CHARS: usize = 512;
 pub const MAX_DOCUMENTS: usize = 10_000;
 
 pub(crate) async fn ingest(
+    state: &Arc<RetrievalState>,
+    pool: &ComputePool,
+    request: IngestRequest,
+) -> Result<IngestResponse, RetrievalError> {
+    let result = ingest_documents(state, pool, request).await;
+    if let Err(e) = &result {
+        let kind = if e.code().http().is_server_error() {
+            "server"
+        } else {
+            "client"
+        };
+        metrics::counter!("ragmesh_ingest_failures_total", "kind" => kind).increment(1);
+    }
+    result
+}
+
+/// Creates the failure counters at zero, so alerts and dashboards see the series (and a rate
+/// of 0) before the first failure.
+pub(crate) fn register_failure_counters() {
+    for kind in ["client", "server"] {
+        metrics::counter!("ragmesh_ingest_failures_total", "kind" => kind).increment(0);
+    }
+}
+
+/// Sets the size gauges of one collection (after every change, and at start-up for all).
+pub(crate) fn record_collection_size(info: &ragmesh_index::CollectionInfo) {
+    metrics::gauge!("ragmesh_index_documents", "collection" => info.name.clone())
+        .set(info.documents as f64);
+    metrics::gauge!("ragmesh_index_chunks", "collection" => info.name.clone())
+        .set(info.chunks as f64);
+}
+
+async fn ingest_documents(
     state: &Arc<RetrievalState>,
     pool: &ComputePool,
     request: IngestRequest,
@@ -33,6 +69,8 @@ pub(crate) async fn ingest(
             .increment(report.chunks_added as u64);
         metrics::counter!("ragmesh_ingest_chunks_total", "change" => "removed")
             .increment(report.chunks_removed as u64);
+        metrics::counter!("ragmesh_ingest_documents_total").increment(report.documents as u64);
+        record_collection_size(&collection.info());
         tracing::info!(
             collection = %collection_name,
             documents = report.documents,
@@ -63,6 +101,7 @@ pub(crate) async fn delete(
     pool.run(move || {
         let collection = state.collections.get(&collection_name)?;
         let deleted = collection.delete_source(&request.source)?;
+        record_collection_size(&collection.info());
         tracing::info!(collection = %collection_name, source = %request.source, chunks = deleted, "deleted");
         Ok(DeleteResponse { chunks_deleted: deleted as u32 })
     })

@@ -22,9 +22,9 @@ pub use state::{RetrievalState, embedding_model_dir};
 
 use ragmesh_config::Settings;
 use ragmesh_proto::retrieval_server::RetrievalServer;
+use ragmesh_rpc::GrpcHost;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 /// Largest request or response: a 16 MB upload arrives as one `Ingest` call, and 1,024
@@ -32,7 +32,8 @@ use tokio_util::sync::CancellationToken;
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Loads the embedding model and opens the collections under `retrieval.data_dir`, then
-/// serves `Retrieval` and gRPC health (SERVING for "ragmesh.v1.Retrieval") on `listener`
+/// serves `Retrieval` with gRPC health (SERVING for "ragmesh.v1.Retrieval"), reflection and
+/// the `rpc.max_concurrent.retrieval` bound (see `ragmesh-rpc`) on `listener`
 /// until `shutdown` is cancelled. Collections are closed (pending merges finished) on return.
 pub async fn run(
     settings: Settings,
@@ -47,24 +48,24 @@ pub async fn run(
     let state = Arc::new(state);
     let service = RetrievalService::new(Arc::clone(&state), pool.clone());
 
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let host = GrpcHost::new("retrieval", settings.rpc.max_concurrent.retrieval);
+    let health = host.health();
     health
         .set_serving::<RetrievalServer<RetrievalService>>()
         .await;
     tracing::info!(
-        addr = ?listener.local_addr().ok(),
         threads = pool.threads(),
         model = state.embedder.model_name(),
         "retrieval service serving"
     );
-    let served = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(
-            RetrievalServer::new(service)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+    ingest::register_failure_counters();
+    let routes = tonic::service::Routes::new(
+        RetrievalServer::new(service)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    );
+    let served = host
+        .serve(routes, listener, shutdown.cancelled_owned())
         .await;
     health
         .set_not_serving::<RetrievalServer<RetrievalService>>()

@@ -12,6 +12,9 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    ragmesh_retrieval::run(settings, listener, ragmesh_telemetry::shutdown_token()).await?;
+    let shutdown = ragmesh_telemetry::shutdown_token();
+    ragmesh_telemetry::spawn_admin_listener(&settings.retrieval.metrics_listen, shutdown.clone())
+        .await?;
+    ragmesh_retrieval::run(settings, listener, shutdown).await?;
     Ok(())
 }

@@ -96,7 +96,7 @@ pub(crate) async fn retrieve(
         steps.extend(timings.vector_ms.map(|ms| step("vector", ms)));
         steps.push(step("fusion", timings.fusion_ms));
         for s in &steps {
-            metrics::histogram!("ragmesh_retrieval_step_seconds", "step" => s.name.clone())
+            metrics::histogram!("ragmesh_retrieval_step_duration_seconds", "step" => s.name.clone())
                 .record(s.ms / 1e3);
         }
         Ok(RetrieveResponse {
@@ -150,6 +150,7 @@ pub(crate) async fn list_collections(
             .collections
             .list()?
             .into_iter()
+            .inspect(crate::ingest::record_collection_size)
             .map(|c| CollectionInfo {
                 name: c.name,
                 documents: c.documents as u32,

@@ -1,6 +1,6 @@
-//! The tonic service: each RPC delegates to its handler, records
-//! `ragmesh_rpc_requests_total{service,rpc,code}` and `ragmesh_rpc_duration_seconds{service,rpc}`,
-//! and turns errors into statuses through the shared table (`ragmesh_core::to_status`).
+//! The tonic service: each RPC delegates to its handler, logs failures and turns errors into
+//! statuses through the shared table (`ragmesh_core::to_status`). Request counts and durations
+//! are recorded for every RPC by `ragmesh_telemetry::RequestMetricsLayer` on the server.
 
 use crate::{ComputePool, RetrievalError, RetrievalState, ingest, retrieve};
 use ragmesh_core::{Classify, to_status};
@@ -12,10 +12,7 @@ use ragmesh_proto::{
 };
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
 use tonic::{Request, Response, Status};
-
-const SERVICE: &str = "retrieval";
 
 #[derive(Debug, Clone)]
 pub struct RetrievalService {
@@ -29,21 +26,12 @@ impl RetrievalService {
     }
 }
 
-/// Awaits a handler, records its outcome and converts its error.
+/// Awaits a handler, logs its failure and converts its error.
 async fn respond<T>(
     rpc: &'static str,
     handler: impl Future<Output = Result<T, RetrievalError>>,
 ) -> Result<Response<T>, Status> {
-    let started = Instant::now();
-    let result = handler.await;
-    let code = match &result {
-        Ok(_) => "ok",
-        Err(e) => e.code().as_str(),
-    };
-    metrics::counter!("ragmesh_rpc_requests_total", "service" => SERVICE, "rpc" => rpc, "code" => code).increment(1);
-    metrics::histogram!("ragmesh_rpc_duration_seconds", "service" => SERVICE, "rpc" => rpc)
-        .record(started.elapsed().as_secs_f64());
-    result.map(Response::new).map_err(|e| {
+    handler.await.map(Response::new).map_err(|e| {
         if e.code().http().is_server_error() {
             tracing::error!(rpc, error = %e, "request failed");
         } else {

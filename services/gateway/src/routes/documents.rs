@@ -5,6 +5,9 @@
 //! `multipart/form-data` upload of `.txt`/`.md` files, whose file names become the sources.
 //! An upload is all or nothing: every part is read and checked (type, UTF-8, not empty, no
 //! name twice) before one `Ingest` call is made, so a bad file stores nothing from the request.
+//!
+//! Every write that reaches the retrieval service bumps the collection's cache generation, so
+//! no gateway serves an answer made before it.
 
 use crate::errors::GatewayError;
 use crate::extract::{
@@ -55,7 +58,10 @@ pub async fn ingest(
         collection: collection.clone(),
         documents,
     };
-    let ingested = state.pipeline.backends().ingest(request, &ctx).await?;
+    let ingested = state.pipeline.backends().ingest(request, &ctx).await;
+    // Even a failed ingest may have changed part of the collection: invalidate either way.
+    state.cache.bump_generation(&collection).await;
+    let ingested = ingested?;
     tracing::info!(
         collection,
         documents = ingested.documents,
@@ -173,7 +179,9 @@ pub async fn delete(
         collection: collection.clone(),
         source: source.to_string(),
     };
-    let deleted = state.pipeline.backends().delete(request, &ctx).await?;
+    let deleted = state.pipeline.backends().delete(request, &ctx).await;
+    state.cache.bump_generation(&collection).await;
+    let deleted = deleted?;
     tracing::info!(
         collection,
         source,

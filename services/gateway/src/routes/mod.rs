@@ -1,6 +1,8 @@
 //! The HTTP surface: which path goes to which handler, and the layers every response passes
 //! through (request ids and security headers, body limits, panics as JSON 500s, JSON 404/405).
 
+mod admin;
+mod cache;
 mod collections;
 mod documents;
 mod health;
@@ -33,9 +35,20 @@ pub fn router(state: AppState) -> Router {
                 .get(collections::list_documents)
                 .delete(documents::delete),
         )
+        .route("/api/cache/stats", get(cache::stats))
+        .route(
+            "/api/cache/config",
+            get(cache::get_config).put(cache::put_config),
+        )
+        .route("/api/cache/clear", post(cache::clear))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .route(
+            "/api/admin/log-level",
+            get(admin::get_log_level).put(admin::put_log_level),
+        )
+        .route("/api/profile/stats", get(admin::profile_stats))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit.0))
@@ -45,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_context::track))
+        .layer(ragmesh_telemetry::RequestMetricsLayer::http("gateway"))
         .with_state(state)
 }
 

@@ -1,5 +1,5 @@
-//! `POST /api/query` (answer as one JSON document) and `POST /api/retrieve` (sources only):
-//! validate, then run the shared pipeline.
+//! `POST /api/query` (answer as one JSON document, through the semantic cache) and
+//! `POST /api/retrieve` (sources only, never cached): validate, then run the shared pipeline.
 
 use crate::errors::GatewayError;
 use crate::extract::ApiJson;
@@ -15,9 +15,9 @@ pub async fn answer(
     Extension(ctx): Extension<RequestContext>,
     ApiJson(request): ApiJson<QueryRequest>,
 ) -> Result<Json<QueryResponse>, GatewayError> {
-    let plan = query_plan(request, &state.settings)?;
+    let plan = query_plan(request, &state.settings, &state.generators)?;
     tokio::select! {
-        answer = state.pipeline.answer(&plan, &ctx) => Ok(Json(answer?)),
+        answer = crate::cache_layer::answer(&state, &plan, &ctx) => Ok(Json(answer?)),
         _ = state.shutdown.cancelled() => Err(GatewayError::ShuttingDown),
     }
 }
@@ -27,6 +27,6 @@ pub async fn retrieve(
     Extension(ctx): Extension<RequestContext>,
     ApiJson(request): ApiJson<QueryRequest>,
 ) -> Result<Json<RetrieveResponse>, GatewayError> {
-    let plan = query_plan(request, &state.settings)?;
+    let plan = query_plan(request, &state.settings, &state.generators)?;
     Ok(Json(state.pipeline.retrieve_only(&plan, &ctx).await?))
 }

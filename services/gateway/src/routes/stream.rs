@@ -6,6 +6,7 @@
 //! The generation call lives inside the response body: a client that disconnects drops it,
 //! which cancels the call and stops the model.
 
+use crate::cache_layer::{self, Miss};
 use crate::errors::GatewayError;
 use crate::extract::ApiJson;
 use crate::generation::{AnswerStream, GenerationEvent};
@@ -32,9 +33,18 @@ pub async fn answer_stream(
     Extension(ctx): Extension<RequestContext>,
     ApiJson(request): ApiJson<QueryRequest>,
 ) -> Result<Response, GatewayError> {
-    let plan = query_plan(request, &state.settings)?;
+    let plan = query_plan(request, &state.settings, &state.generators)?;
     let mut profile = Profile::start();
-    let found = state.pipeline.search(&plan, &ctx, &mut profile).await?;
+    let miss = match cache_layer::lookup(&state, &plan, &ctx, &mut profile).await? {
+        cache_layer::Lookup::Hit(replay) => {
+            return Ok(sse::response(cache_layer::replay_events(*replay)));
+        }
+        cache_layer::Lookup::Miss(miss) => miss,
+    };
+    let found = state
+        .pipeline
+        .search_with_vector(&plan, miss.vector.clone(), &ctx, &mut profile)
+        .await?;
     let generation = if found.sources.is_empty() {
         None
     } else {
@@ -45,7 +55,8 @@ pub async fn answer_stream(
                 .await?,
         )
     };
-    let events = AnswerEvents::new(found, generation, profile, ctx, state.shutdown.clone());
+    let events = AnswerEvents::new(found, generation, profile, ctx, state.shutdown.clone())
+        .storing_into(state.cache.clone(), miss);
     Ok(sse::response(events.into_body()))
 }
 
@@ -66,9 +77,19 @@ pub struct AnswerEvents {
     profile: Option<Profile>,
     ctx: RequestContext,
     shutdown: CancellationToken,
+    /// The model's tokens as sent, and where to store the answer once it is complete.
+    tokens: Vec<String>,
+    store: Option<(ragmesh_cache::SemanticCache, Miss)>,
 }
 
 impl AnswerEvents {
+    /// Stores the answer in `cache` when the stream completes successfully (before `done`
+    /// is sent, so the next request on any gateway can hit it).
+    pub fn storing_into(mut self, cache: ragmesh_cache::SemanticCache, miss: Miss) -> Self {
+        self.store = Some((cache, miss));
+        self
+    }
+
     pub fn new(
         found: Found,
         generation: Option<AnswerStream>,
@@ -84,6 +105,8 @@ impl AnswerEvents {
             profile: Some(profile),
             ctx,
             shutdown,
+            tokens: Vec::new(),
+            store: None,
         }
     }
 
@@ -109,7 +132,7 @@ impl AnswerEvents {
                     text: NOTHING_FOUND_ANSWER.to_string(),
                 };
             }
-            return self.finish(Ok(None));
+            return self.finish_and_store(Ok(None)).await;
         };
         let event = tokio::select! {
             _ = self.shutdown.cancelled() => Some(Err(GatewayError::ShuttingDown)),
@@ -119,12 +142,28 @@ impl AnswerEvents {
         match event {
             Some(Ok(GenerationEvent::Token(text))) => {
                 self.raw_answer.push_str(&text);
+                self.tokens.push(text.clone());
                 SseEvent::Token { text }
             }
-            Some(Ok(GenerationEvent::Done(summary))) => self.finish(Ok(Some(summary))),
+            Some(Ok(GenerationEvent::Done(summary))) => {
+                self.finish_and_store(Ok(Some(summary))).await
+            }
             Some(Err(e)) => self.finish(Err(e)),
             None => self.finish(Err(GatewayError::ShuttingDown)),
         }
+    }
+
+    /// [`AnswerEvents::finish`], then the cache store of a successful answer.
+    async fn finish_and_store(
+        &mut self,
+        outcome: Result<Option<crate::generation::GenerationSummary>, GatewayError>,
+    ) -> SseEvent {
+        let mut event = self.finish(outcome);
+        if let (SseEvent::Done(response), Some((cache, miss))) = (&mut event, self.store.take()) {
+            let tokens = std::mem::take(&mut self.tokens);
+            miss.store(&cache, response, tokens).await;
+        }
+        event
     }
 
     fn finish(
@@ -137,13 +176,7 @@ impl AnswerEvents {
         match outcome {
             Ok(summary) => {
                 let profile = self.profile.take().unwrap_or_else(Profile::start);
-                let found = std::mem::replace(
-                    &mut self.found,
-                    Found {
-                        sources: Vec::new(),
-                        reranker: None,
-                    },
-                );
+                let found = std::mem::take(&mut self.found);
                 SseEvent::Done(Box::new(complete(
                     &self.raw_answer,
                     found,
@@ -198,6 +231,7 @@ mod tests {
     fn ctx() -> RequestContext {
         RequestContext {
             trace_id: "0123456789abcdef0123456789abcdef".into(),
+            span_id: "0123456789abcdef".into(),
             request_id: "r".into(),
         }
     }
@@ -216,6 +250,7 @@ mod tests {
         let found = Found {
             sources: vec![source(1), source(2)],
             reranker: None,
+            expansion: None,
         };
         let generation = stream_of(vec![token("Yes [1]"), token(" and [7]."), done()]);
         let events = AnswerEvents::new(
@@ -247,6 +282,7 @@ mod tests {
         let found = Found {
             sources: vec![source(1)],
             reranker: None,
+            expansion: None,
         };
         let generation = stream_of(vec![
             token("Half"),
@@ -275,6 +311,7 @@ mod tests {
         let found = Found {
             sources: vec![],
             reranker: None,
+            expansion: None,
         };
         let events = AnswerEvents::new(
             found,
@@ -306,6 +343,7 @@ mod tests {
         let found = Found {
             sources: vec![source(1)],
             reranker: None,
+            expansion: None,
         };
         let silent = AnswerStream::new(
             futures::stream::pending().boxed(),

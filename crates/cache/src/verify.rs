@@ -1,0 +1,298 @@
+//! The near-miss check that runs after a semantic match. Sentence embeddings put "does X cause
+//! Y" and "does X not cause Y" (or "in 2019" / "in 2021", "Did France beat Brazil" / "Did Brazil
+//! beat France") very close together, yet their answers differ. Cosine alone cannot tell them
+//! apart, so two queries only count as the same question when, in addition to being similar:
+//!
+//! - they carry the same negation (an odd or even count of negation words);
+//! - they mention the same numbers (digits, in order, after NFKC) and the same number words;
+//! - their proper names (capitalised words not at the start of the query) appear in the same
+//!   order, so swapped entities are told apart.
+//!
+//! It is token-level and allocation-light: a few microseconds per candidate, and it only runs
+//! on candidates that already passed the threshold.
+
+use unicode_normalization::UnicodeNormalization;
+
+const NEGATIONS: &[&str] = &[
+    "not",
+    "no",
+    "never",
+    "none",
+    "nobody",
+    "nothing",
+    "neither",
+    "nor",
+    "without",
+    "cannot",
+    "cant",
+    "can't",
+    "don't",
+    "dont",
+    "doesn't",
+    "doesnt",
+    "didn't",
+    "didnt",
+    "isn't",
+    "isnt",
+    "aren't",
+    "arent",
+    "wasn't",
+    "wasnt",
+    "weren't",
+    "werent",
+    "won't",
+    "wont",
+    "shouldn't",
+    "shouldnt",
+    "wouldn't",
+    "wouldnt",
+    "couldn't",
+    "couldnt",
+    "mustn't",
+    "hasn't",
+    "hasnt",
+    "haven't",
+    "havent",
+    "hadn't",
+    "hadnt",
+];
+
+const NUMBER_WORDS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "hundred",
+    "thousand",
+    "million",
+    "billion",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "half",
+    "double",
+    "twice",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "yesterday",
+    "today",
+    "tomorrow",
+];
+
+/// Opposites: a query with one side and another with the other ask different things
+/// ("How do I enable the cache?" / "How do I disable the cache?").
+const OPPOSITES: &[(&str, &str)] = &[
+    ("enable", "disable"),
+    ("enabled", "disabled"),
+    ("install", "uninstall"),
+    ("increase", "decrease"),
+    ("open", "close"),
+    ("add", "remove"),
+    ("start", "stop"),
+    ("high", "low"),
+    ("higher", "lower"),
+    ("before", "after"),
+    ("min", "max"),
+    ("minimum", "maximum"),
+    ("more", "less"),
+    ("with", "without"),
+    ("bigger", "smaller"),
+    ("larger", "smaller"),
+    ("faster", "slower"),
+    ("best", "worst"),
+    ("import", "export"),
+    ("upload", "download"),
+    ("encrypt", "decrypt"),
+    ("boiling", "freezing"),
+    ("buy", "sell"),
+    ("win", "lose"),
+    ("hot", "cold"),
+    ("first", "last"),
+];
+
+/// Words that start with a capital letter for grammar, not because they name something.
+const CAPITALISED_FUNCTION_WORDS: &[&str] = &["i", "i'm", "i've", "i'd", "i'll"];
+
+/// What the check compares, extracted once per query.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QuerySignature {
+    negated: bool,
+    /// For each pair of [`OPPOSITES`]: -1 (only the first side), 1 (only the second), 0.
+    sides: Vec<i8>,
+    numbers: Vec<String>,
+    names: Vec<String>,
+}
+
+impl QuerySignature {
+    /// Reads `query` as the user typed it (case matters for names).
+    pub fn of(query: &str) -> QuerySignature {
+        let text: String = query.nfkc().collect();
+        let mut negations = 0usize;
+        let mut numbers = Vec::new();
+        let mut names = Vec::new();
+        let mut words = Vec::new();
+        let mut sentence_start = true;
+        for raw in
+            text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '"'))
+        {
+            let word = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+            if word.is_empty() {
+                continue;
+            }
+            let lower = word.to_lowercase().replace('’', "'");
+            words.push(lower.clone());
+            if NEGATIONS.contains(&lower.as_str()) || lower.ends_with("n't") {
+                negations += 1;
+            }
+            if word.chars().any(|c| c.is_ascii_digit()) {
+                numbers.push(
+                    lower
+                        .trim_matches(|c: char| !c.is_ascii_digit())
+                        .to_string(),
+                );
+            } else if NUMBER_WORDS.contains(&lower.as_str()) {
+                numbers.push(lower.clone());
+            }
+            let capitalised = word.chars().next().is_some_and(char::is_uppercase);
+            if capitalised
+                && !sentence_start
+                && !CAPITALISED_FUNCTION_WORDS.contains(&lower.as_str())
+            {
+                names.push(lower);
+            }
+            sentence_start = raw.ends_with(['.', '?', '!']);
+        }
+        numbers.sort();
+        let sides = OPPOSITES
+            .iter()
+            .map(|(a, b)| {
+                let has = |w: &str| words.iter().any(|x| x == w);
+                match (has(a), has(b)) {
+                    (true, false) => -1,
+                    (false, true) => 1,
+                    _ => 0,
+                }
+            })
+            .collect();
+        QuerySignature {
+            negated: negations % 2 == 1,
+            sides,
+            numbers,
+            names,
+        }
+    }
+
+    /// True when `self` and `other` may be answered by the same answer.
+    pub fn agrees_with(&self, other: &QuerySignature) -> bool {
+        if self.negated != other.negated || self.numbers != other.numbers {
+            return false;
+        }
+        if self
+            .sides
+            .iter()
+            .zip(&other.sides)
+            .any(|(a, b)| *a != 0 && *b != 0 && a != b)
+        {
+            return false;
+        }
+        // Names must match in order only when both queries name the same things; a paraphrase
+        // may drop or add a name (e.g. "Rust" in "Rust ownership"), which the threshold judges.
+        let mut a = self.names.clone();
+        let mut b = other.names.clone();
+        a.sort();
+        b.sort();
+        if a == b && a.len() > 1 {
+            return self.names == other.names;
+        }
+        true
+    }
+}
+
+/// Both queries' signatures agree (see the module header).
+pub fn same_question(a: &str, b: &str) -> bool {
+    QuerySignature::of(a).agrees_with(&QuerySignature::of(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negation_numbers_and_swapped_names_are_near_misses() {
+        assert!(!same_question(
+            "Does caffeine cause insomnia?",
+            "Does caffeine not cause insomnia?"
+        ));
+        assert!(!same_question(
+            "Can I freeze cooked rice?",
+            "Why can't I freeze cooked rice?"
+        ));
+        assert!(!same_question("Tax rules in 2019", "Tax rules in 2021"));
+        assert!(!same_question("What is 3 times 4?", "What is 4 times 5?"));
+        assert!(!same_question("Events in March", "Events in April"));
+        assert!(!same_question(
+            "Did Germany beat Brazil in the final?",
+            "Did Brazil beat Germany in the final?"
+        ));
+        assert!(!same_question(
+            "How do I enable the cache?",
+            "How do I disable the cache?"
+        ));
+    }
+
+    #[test]
+    fn paraphrases_agree() {
+        assert!(same_question(
+            "How do I reset my password?",
+            "how can i reset my password"
+        ));
+        assert!(same_question(
+            "What happens to a Rust value when its owner goes out of scope?",
+            "When its owner leaves scope, what happens to a value in Rust?"
+        ));
+        assert!(same_question(
+            "Is Python slower than C?",
+            "Is Python slower than C? I'm curious."
+        ));
+        // Two negations cancel out: the parity is compared, not the words.
+        assert!(same_question(
+            "Is it not true that backups never fail?",
+            "Is it true that backups fail?"
+        ));
+        assert!(same_question(
+            "What is the port 8080 used for?",
+            "Port 8080 is used for what?"
+        ));
+    }
+}

@@ -1,0 +1,360 @@
+//! What the two HTTP providers (Ollama, OpenAI-compatible) share: packing the prompt with an
+//! approximate token count (their tokenizers are not here), one HTTP client, the first-token
+//! deadline, the mapping of HTTP failures to typed errors that name the provider, a line reader
+//! over a streamed body, and the task that feeds a generation stream. Dropping the stream
+//! closes its channel; the task notices at its next await and drops the HTTP response, which
+//! closes the connection, so the remote model stops too.
+
+use crate::LlmError;
+use crate::chat_template::ChatTemplate;
+use crate::error::RemoteFailure;
+use crate::generator::{GenerationEvent, GenerationRequest};
+use crate::prompt::{PackedPrompt, PromptPacker, TokenCounter};
+use crate::prompt_template::PromptTemplate;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc::Sender;
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Characters counted as one token when the real tokenizer is not available.
+const CHARS_PER_TOKEN: usize = 4;
+/// Longest error body read from a provider.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+/// How long connecting to a provider may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Events buffered between the HTTP task and the consumer.
+const CHANNEL_CAPACITY: usize = 16;
+
+pub(crate) type EventSender = Sender<Result<GenerationEvent, LlmError>>;
+
+/// Counts a token per 4 characters: close enough to keep a remote prompt within budget.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApproxTokenCounter;
+
+impl TokenCounter for ApproxTokenCounter {
+    fn count(&self, text: &str) -> Result<usize, LlmError> {
+        Ok(text.chars().count().div_ceil(CHARS_PER_TOKEN))
+    }
+
+    fn token_ends(&self, text: &str) -> Result<Vec<usize>, LlmError> {
+        let mut ends: Vec<usize> = text
+            .char_indices()
+            .skip(CHARS_PER_TOKEN)
+            .step_by(CHARS_PER_TOKEN)
+            .map(|(i, _)| i)
+            .collect();
+        if !text.is_empty() {
+            ends.push(text.len());
+        }
+        Ok(ends)
+    }
+
+    fn neutralize(&self, text: &str) -> String {
+        // Chat APIs take the turns as separate messages: there is no control text to smuggle.
+        text.to_string()
+    }
+}
+
+/// The system and user messages for `request` within `max_tokens` approximate tokens.
+pub(crate) fn pack(
+    prompt: &PromptTemplate,
+    max_tokens: usize,
+    request: &GenerationRequest,
+) -> Result<PackedPrompt, LlmError> {
+    PromptPacker {
+        counter: &ApproxTokenCounter,
+        template: ChatTemplate::ChatMl.into(),
+        prompt,
+        instruction: request.instruction.as_deref(),
+        bos: "",
+        max_tokens,
+    }
+    .pack(&request.query, &request.contexts)
+}
+
+pub(crate) fn http_client(backend: &'static str) -> Result<reqwest::Client, LlmError> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| {
+            LlmError::remote(
+                backend,
+                RemoteFailure::Unavailable,
+                format!("HTTP client: {e}"),
+            )
+        })
+}
+
+/// Runs `drive` on its own task and returns its events as a stream; an error `drive` returns
+/// becomes the stream's last item.
+pub(crate) fn spawn_stream<F, Fut>(
+    drive: F,
+) -> BoxStream<'static, Result<GenerationEvent, LlmError>>
+where
+    F: FnOnce(EventSender) -> Fut,
+    Fut: Future<Output = Result<(), LlmError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_CAPACITY);
+    let task = drive(tx.clone());
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                if let Err(err) = task.await {
+                    tracing::warn!(error = %err, "generation failed");
+                    let _ = tx.send(Err(err)).await;
+                }
+            });
+        }
+        Err(_) => {
+            let err = LlmError::Runtime("generate must be called inside a tokio runtime".into());
+            return futures::stream::once(async move { Err(err) }).boxed();
+        }
+    }
+    ReceiverStream::new(rx).boxed()
+}
+
+/// Sends `request`, waiting at most until `deadline`; a non-2xx answer is a typed error.
+pub(crate) async fn send(
+    backend: &'static str,
+    url: &str,
+    request: reqwest::RequestBuilder,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<reqwest::Response, LlmError> {
+    let response = match tokio::time::timeout_at(deadline, request.send()).await {
+        Err(_) => return Err(first_token_timeout(backend, timeout)),
+        Ok(Err(e)) => {
+            return Err(LlmError::remote(
+                backend,
+                RemoteFailure::Unavailable,
+                format!("is unreachable at {url}: {}", error_chain(&e)),
+            ));
+        }
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = read_error_body(response).await;
+    let message = upstream_message(&body);
+    let code = status.as_u16();
+    Err(match code {
+        429 => LlmError::remote(
+            backend,
+            RemoteFailure::RateLimited,
+            format!("is rate limited (HTTP 429): {message}"),
+        ),
+        401 | 403 => LlmError::remote(
+            backend,
+            RemoteFailure::Unavailable,
+            format!("rejected the credentials (HTTP {code}): {message}"),
+        ),
+        _ => LlmError::remote(
+            backend,
+            RemoteFailure::Unavailable,
+            format!("answered HTTP {code}: {message}"),
+        ),
+    })
+}
+
+pub(crate) fn first_token_timeout(backend: &'static str, timeout: Duration) -> LlmError {
+    LlmError::remote(
+        backend,
+        RemoteFailure::Timeout,
+        format!("sent no token within {} ms", timeout.as_millis()),
+    )
+}
+
+/// `e` and its causes ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+async fn read_error_body(response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(Ok(chunk)) = chunks.next().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ERROR_BODY {
+            body.truncate(MAX_ERROR_BODY);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The message of an error body: Ollama's `{"error":"..."}`, OpenAI's
+/// `{"error":{"message","type","code"}}`, else the text itself.
+pub(crate) fn upstream_message(body: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        let text = body.trim();
+        return if text.is_empty() {
+            "(empty body)".into()
+        } else {
+            text.chars().take(500).collect()
+        };
+    };
+    error_message(&value).unwrap_or_else(|| value.to_string())
+}
+
+/// The `error` member of a JSON message, as text, when there is one.
+pub(crate) fn error_message(value: &serde_json::Value) -> Option<String> {
+    let error = value.get("error")?;
+    if let Some(text) = error.as_str() {
+        return Some(text.to_string());
+    }
+    let message = error
+        .get("message")
+        .and_then(|m| m.as_str())
+        .unwrap_or("unknown error");
+    let details: Vec<String> = ["type", "code"]
+        .iter()
+        .filter_map(|k| error.get(*k))
+        .filter(|v| !v.is_null())
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        .collect();
+    Some(if details.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message} ({})", details.join(", "))
+    })
+}
+
+/// Splits a streamed body into lines (without `\n` / `\r\n`); the last line may lack `\n`.
+pub(crate) struct LineReader {
+    backend: &'static str,
+    body: BoxStream<'static, reqwest::Result<Bytes>>,
+    buffer: Vec<u8>,
+    ended: bool,
+}
+
+impl LineReader {
+    pub fn new(
+        backend: &'static str,
+        body: impl Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    ) -> Self {
+        LineReader {
+            backend,
+            body: body.boxed(),
+            buffer: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// The next line; None at the end of the body.
+    pub async fn next_line(&mut self) -> Option<Result<String, LlmError>> {
+        loop {
+            if let Some(newline) = self.buffer.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.buffer.drain(..=newline).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Some(self.text(line));
+            }
+            if self.ended {
+                if self.buffer.is_empty() {
+                    return None;
+                }
+                let line = std::mem::take(&mut self.buffer);
+                return Some(self.text(line));
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    self.ended = true;
+                    return Some(Err(LlmError::remote(
+                        self.backend,
+                        RemoteFailure::Unavailable,
+                        format!("broke off the answer stream: {}", error_chain(&e)),
+                    )));
+                }
+                None => self.ended = true,
+            }
+        }
+    }
+
+    fn text(&self, line: Vec<u8>) -> Result<String, LlmError> {
+        String::from_utf8(line).map_err(|_| {
+            LlmError::remote(
+                self.backend,
+                RemoteFailure::Unavailable,
+                "sent a line that is not UTF-8",
+            )
+        })
+    }
+}
+
+/// Awaits `next` unless the consumer has gone (then None) or, before the first token, the
+/// first-token deadline passes.
+pub(crate) async fn next_or_stop<T>(
+    tx: &EventSender,
+    first_token_deadline: Option<Instant>,
+    backend: &'static str,
+    timeout: Duration,
+    next: impl Future<Output = T>,
+) -> Option<Result<T, LlmError>> {
+    let limit = async {
+        match first_token_deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => futures::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tx.closed() => None,
+        _ = limit => Some(Err(first_token_timeout(backend, timeout))),
+        value = next => Some(Ok(value)),
+    }
+}
+
+pub(crate) fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The start of a line, for error messages.
+pub(crate) fn clip(line: &str) -> String {
+    line.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approximate_counts_are_a_token_per_four_characters() {
+        let c = ApproxTokenCounter;
+        assert_eq!(c.count("").unwrap(), 0);
+        assert_eq!(c.count("abcde").unwrap(), 2);
+        assert_eq!(c.token_ends("abcdefghij").unwrap(), vec![4, 8, 10]);
+        assert_eq!(c.token_ends("ééééé").unwrap(), vec![8, 10]);
+    }
+
+    #[test]
+    fn error_bodies_of_both_protocols_are_read() {
+        assert_eq!(
+            upstream_message(r#"{"error":"model 'x' not found"}"#),
+            "model 'x' not found"
+        );
+        assert_eq!(
+            upstream_message(
+                r#"{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}"#
+            ),
+            "Incorrect API key (invalid_request_error, invalid_api_key)"
+        );
+        assert_eq!(upstream_message("Bad Gateway\n"), "Bad Gateway");
+        assert_eq!(upstream_message(""), "(empty body)");
+    }
+}

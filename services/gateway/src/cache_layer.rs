@@ -1,0 +1,249 @@
+//! The semantic cache in front of the query pipeline (crate `ragmesh-cache` holds the cache
+//! itself). For `/api/query` and `/api/query/stream`:
+//!
+//! 1. the request's namespace is resolved (collection, generation, every answer-changing
+//!    parameter — see [`scope`]) and the normalised query is looked up exactly: no embedding;
+//! 2. otherwise the query is embedded once (retrieval `Embed`) and looked up semantically;
+//! 3. on a miss the same vector goes to `Retrieve`, and a complete, successful answer (the
+//!    model finished; never an error, a cut stream or the nothing-found reply) is stored with
+//!    the model's tokens, so a streamed hit replays the same `contexts`, `token`, `done` events.
+//!
+//! Profile steps: `cache` (the whole lookup), with `cache.exact`, `cache.embed` and
+//! `cache.semantic` under it.
+
+use crate::errors::GatewayError;
+use crate::profile::Profile;
+use crate::request_context::RequestContext;
+use crate::responses::{CacheInfo, QueryResponse};
+use crate::sse::SseEvent;
+use crate::state::AppState;
+use crate::validate::QueryPlan;
+use bytes::Bytes;
+use futures::Stream;
+use ragmesh_cache::{AnswerScope, CacheHit, Namespace, SemanticCache, normalize_query};
+use ragmesh_config::GatewaySettings;
+use ragmesh_proto::v1::{EmbedRequest, Method};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::time::Instant;
+
+/// What the cache keeps for one answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedAnswer {
+    response: QueryResponse,
+    /// The model's tokens as streamed (the cleaned answer is in `response`).
+    tokens: Vec<String>,
+}
+
+/// Every parameter that changes the answer to `plan` on this gateway.
+pub fn scope(plan: &QueryPlan, settings: &GatewaySettings) -> AnswerScope {
+    AnswerScope {
+        collection: plan.collection.clone(),
+        k: plan.k,
+        method: match plan.method {
+            Method::Vector => "vector",
+            Method::Bm25 => "bm25",
+            Method::Hybrid | Method::Unspecified => "hybrid",
+        }
+        .to_string(),
+        rrf_k: plan.rrf_k,
+        filters: plan.filters.clone(),
+        rerank: plan.rerank,
+        rerank_top_n: plan.rerank_top_n,
+        reranker: settings.rerank_url.clone(),
+        generator_backend: plan.generator.provider.clone(),
+        generator_model: plan.generator.model.clone(),
+        max_new_tokens: plan.max_new_tokens,
+        prompt_version: plan.generator.prompt_version.clone(),
+    }
+}
+
+/// A cached answer ready to send.
+#[derive(Debug)]
+pub struct Replay {
+    pub response: QueryResponse,
+    pub tokens: Vec<String>,
+}
+
+/// What a miss knows, so the answer can be stored and the embedding reused.
+#[derive(Debug, Default)]
+pub struct Miss {
+    /// None when the cache is disabled (nothing is stored).
+    namespace: Option<Namespace>,
+    query: String,
+    normalized: String,
+    /// The query's embedding (empty when not computed).
+    pub vector: Vec<f32>,
+}
+
+pub enum Lookup {
+    Hit(Box<Replay>),
+    Miss(Miss),
+}
+
+/// Steps 1–2 (module header). Errors only when the embedding call fails, which means retrieval
+/// is down and the query could not be answered anyway.
+pub async fn lookup(
+    state: &AppState,
+    plan: &QueryPlan,
+    ctx: &RequestContext,
+    profile: &mut Profile,
+) -> Result<Lookup, GatewayError> {
+    let cache = &state.cache;
+    // Query expansion (rewrite, multihop) is generated per request: not cached.
+    if !cache.is_enabled() || plan.expansion.is_some() {
+        return Ok(Lookup::Miss(Miss::default()));
+    }
+    let started = Instant::now();
+    let namespace = cache.namespace(&scope(plan, &state.settings)).await;
+    let normalized = normalize_query(&plan.query);
+    let hit = cache.lookup_exact(&namespace, &normalized).await;
+    profile.record_duration("cache.exact", started.elapsed());
+    if let Some(hit) = hit {
+        profile.record_duration("cache", started.elapsed());
+        return Ok(hit_or_miss(hit, profile, ctx, cache));
+    }
+    let embed_started = Instant::now();
+    let embedded = state
+        .pipeline
+        .backends()
+        .embed(
+            EmbedRequest {
+                texts: vec![plan.query.clone()],
+            },
+            ctx,
+        )
+        .await;
+    profile.record_duration("cache.embed", embed_started.elapsed());
+    let vector = match embedded {
+        Ok(response) => response
+            .vectors
+            .into_iter()
+            .next()
+            .map(|v| v.values)
+            .unwrap_or_default(),
+        Err(e) => {
+            cache.record_miss();
+            return Err(e);
+        }
+    };
+    let semantic_started = Instant::now();
+    let hit = cache
+        .lookup_semantic(&namespace, &plan.query, &vector)
+        .await;
+    profile.record_duration("cache.semantic", semantic_started.elapsed());
+    profile.record_duration("cache", started.elapsed());
+    if let Some(hit) = hit {
+        return Ok(hit_or_miss(hit, profile, ctx, cache));
+    }
+    Ok(Lookup::Miss(Miss {
+        namespace: Some(namespace),
+        query: plan.query.clone(),
+        normalized,
+        vector,
+    }))
+}
+
+/// The hit as a response for this request; an entry that no longer decodes (written by an
+/// older gateway version) is a miss.
+fn hit_or_miss(
+    hit: CacheHit,
+    profile: &Profile,
+    ctx: &RequestContext,
+    cache: &SemanticCache,
+) -> Lookup {
+    match serde_json::from_value::<CachedAnswer>(hit.entry.payload.clone()) {
+        Ok(mut cached) => {
+            cached.response.cache = Some(CacheInfo {
+                hit: true,
+                tier: Some(hit.tier.as_str().to_string()),
+                match_kind: Some(hit.kind.as_str().to_string()),
+                similarity: Some(hit.similarity),
+                original_query: Some(hit.entry.query.clone()),
+            });
+            cached.response.profile = profile.report();
+            cached.response.trace_id = ctx.trace_id.clone();
+            Lookup::Hit(Box::new(Replay {
+                response: cached.response,
+                tokens: cached.tokens,
+            }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cached entry does not decode; treated as a miss");
+            cache.record_miss();
+            Lookup::Miss(Miss::default())
+        }
+    }
+}
+
+impl Miss {
+    /// Marks `response` as a miss and stores it when it is a complete answer of the model.
+    pub async fn store(
+        &self,
+        cache: &SemanticCache,
+        response: &mut QueryResponse,
+        tokens: Vec<String>,
+    ) {
+        let Some(namespace) = &self.namespace else {
+            return;
+        };
+        response.cache = Some(CacheInfo::miss());
+        if response.generation.is_none() {
+            return;
+        }
+        let cached = CachedAnswer {
+            response: response.clone(),
+            tokens,
+        };
+        match serde_json::to_value(&cached) {
+            Ok(payload) => {
+                cache
+                    .store(
+                        namespace,
+                        &self.query,
+                        &self.normalized,
+                        self.vector.clone(),
+                        payload,
+                    )
+                    .await
+            }
+            Err(e) => tracing::warn!(error = %e, "answer not cached: cannot encode it"),
+        }
+    }
+}
+
+/// `/api/query`: a hit, or the pipeline's answer (stored when complete).
+pub async fn answer(
+    state: &AppState,
+    plan: &QueryPlan,
+    ctx: &RequestContext,
+) -> Result<QueryResponse, GatewayError> {
+    let mut profile = Profile::start();
+    let miss = match lookup(state, plan, ctx, &mut profile).await? {
+        Lookup::Hit(replay) => return Ok(replay.response),
+        Lookup::Miss(miss) => miss,
+    };
+    let (mut response, tokens) = state
+        .pipeline
+        .answer_with(plan, miss.vector.clone(), ctx, profile)
+        .await?;
+    miss.store(&state.cache, &mut response, tokens).await;
+    Ok(response)
+}
+
+/// A cached answer as the SSE events the original stream sent: contexts, the same tokens,
+/// done.
+pub fn replay_events(replay: Replay) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    let mut events = Vec::with_capacity(replay.tokens.len() + 2);
+    events.push(SseEvent::Contexts {
+        sources: replay.response.sources.clone(),
+    });
+    events.extend(
+        replay
+            .tokens
+            .into_iter()
+            .map(|text| SseEvent::Token { text }),
+    );
+    events.push(SseEvent::Done(Box::new(replay.response)));
+    futures::stream::iter(events.into_iter().map(|e| Ok(e.encode())))
+}

@@ -1,0 +1,43 @@
+//! Which generator a query will get, decided before anything is called: the request's
+//! `provider` (unknown → 422) or the configured default, with its model and prompt template
+//! version read from the same configuration the generation service uses. The generation
+//! service stays the judge of whether a provider is configured and reachable (503 naming it);
+//! this only names the generator so answers of different generators are never mixed up.
+
+use crate::errors::GatewayError;
+use ragmesh_config::{GeneratorIdentity, PROVIDERS, Settings};
+
+/// The identity of every provider under one configuration.
+#[derive(Debug, Clone)]
+pub struct GeneratorCatalog {
+    settings: Settings,
+}
+
+impl Default for GeneratorCatalog {
+    fn default() -> Self {
+        GeneratorCatalog::from_settings(&Settings::default())
+    }
+}
+
+impl GeneratorCatalog {
+    pub fn from_settings(settings: &Settings) -> GeneratorCatalog {
+        GeneratorCatalog {
+            settings: settings.clone(),
+        }
+    }
+
+    /// The generator answering a request that names `provider` (None: the default).
+    pub fn choose(&self, provider: Option<&str>) -> Result<GeneratorIdentity, GatewayError> {
+        let Some(provider) = provider else {
+            return Ok(self.settings.generator_identity(None));
+        };
+        let name = provider.trim().to_ascii_lowercase();
+        if !PROVIDERS.contains(&name.as_str()) {
+            return Err(GatewayError::UnprocessableEntity(format!(
+                "unknown provider {provider:?}: use one of {}",
+                PROVIDERS.join(", ")
+            )));
+        }
+        Ok(self.settings.generator_identity(Some(&name)))
+    }
+}

@@ -1,0 +1,54 @@
+//! Off-the-shelf gRPC tools can probe every ragmesh service: the real Python
+//! `grpcio-health-checking` client asks a real `ragmesh serve rerank` process for its
+//! grpc.health.v1 status, and the `grpcio-reflection` client lists its services and fetches
+//! the descriptors of `ragmesh.v1.Rerank` (CI installs both with pip; see `.ci/run`).
+
+mod common;
+
+use common::*;
+use ragmesh_testkit::RagmeshProcess;
+use serde_json::Value;
+use std::process::Command;
+
+#[test]
+fn python_health_and_reflection_clients_see_a_serving_service() {
+    let rerank = RagmeshProcess::serve(ragmesh_bin(), "rerank", &[]);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpc_probe.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .arg(rerank.addr())
+        .arg("ragmesh.v1.Rerank")
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "probe failed (is `pip install grpcio grpcio-health-checking grpcio-reflection` done?): {}{}",
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let probe: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(probe["service"], "SERVING", "{probe}");
+    assert_eq!(probe["overall"], "SERVING", "{probe}");
+    assert_eq!(
+        probe["unknown"], "error:NOT_FOUND",
+        "an unknown service is NOT_FOUND, as the health protocol says: {probe}"
+    );
+    let services: Vec<&str> = probe["reflected_services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for expected in [
+        "ragmesh.v1.Rerank",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        assert!(services.contains(&expected), "{expected} in {services:?}");
+    }
+    assert!(
+        probe["descriptor_files"].as_i64().unwrap() >= 1,
+        "descriptors of ragmesh.v1.Rerank: {probe}"
+    );
+}
