@@ -64,6 +64,9 @@ async fn remote_providers_answer_through_the_gateway_with_honest_citations() {
         ragmesh_bin(),
         data.path(),
         &[
+            // Every request below must reach the provider; the semantic cache (which would
+            // answer the repeated question itself) is tested in cache_end_to_end.rs.
+            ("RAGMESH__CACHE__ENABLED", "false"),
             ("RAGMESH__GENERATION__PROVIDER", "ollama"),
             ("RAGMESH__GENERATION__EMBEDDED_ENABLED", "false"),
             ("RAGMESH__GENERATION__OLLAMA__BASE_URL", &double.base_url),

@@ -52,3 +52,41 @@ fn python_health_and_reflection_clients_see_a_serving_service() {
         "descriptors of ragmesh.v1.Rerank: {probe}"
     );
 }
+
+/// While the generation model is still loading, the standard health client sees
+/// `ragmesh.v1.Generation` as NOT_SERVING (load balancers and Kubernetes probes keep traffic
+/// away) while the server itself ("") is up. The model path is a named pipe: opening it blocks
+/// until a writer comes, so "still loading" lasts exactly as long as this test needs.
+#[test]
+fn python_health_client_sees_not_serving_while_the_model_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.gguf");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let fifo = fifo.display().to_string();
+    let generation = RagmeshProcess::serve(
+        ragmesh_bin(),
+        "generation",
+        &[("RAGMESH__GENERATION__GGUF_PATH", fifo.as_str())],
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpc_probe.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .arg(generation.addr())
+        .arg("ragmesh.v1.Generation")
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "probe failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let probe: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(probe["service"], "NOT_SERVING", "{probe}");
+    assert_eq!(probe["overall"], "SERVING", "{probe}");
+}

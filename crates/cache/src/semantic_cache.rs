@@ -21,7 +21,7 @@ use ragmesh_config::CacheSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The settings that can change at runtime (`GET/PUT /api/cache/config`).
@@ -109,6 +109,11 @@ struct Inner {
     clock: Clock,
     check_ms: u64,
     epoch: RwLock<String>,
+    /// Whether `epoch` came from Redis (and not from the local placeholder). A generation
+    /// learnt from pub/sub says nothing about the epoch, so until this is set every namespace
+    /// re-reads both: otherwise a gateway would key its first lookups under its own
+    /// placeholder epoch and never see what the other gateways stored.
+    epoch_confirmed: AtomicBool,
     generations: Mutex<HashMap<String, Known>>,
     /// Collections written while Redis was unreachable: their bump is replayed to Redis.
     pending: Mutex<HashSet<String>>,
@@ -150,6 +155,7 @@ impl SemanticCache {
                 clock,
                 check_ms: settings.l2_generation_check_ms,
                 epoch: RwLock::new(format!("local-{}", uuid::Uuid::new_v4().simple())),
+                epoch_confirmed: AtomicBool::new(false),
                 generations: Mutex::new(HashMap::new()),
                 pending: Mutex::new(HashSet::new()),
             }),
@@ -166,6 +172,8 @@ impl SemanticCache {
                 },
                 move || {
                     if let Some(inner) = weak_again.upgrade() {
+                        // Redis may have restarted empty (a new epoch): re-read everything.
+                        inner.epoch_confirmed.store(false, Ordering::Release);
                         for known in inner.generations.lock().values_mut() {
                             known.confirmed_ms = 0;
                         }
@@ -221,15 +229,27 @@ impl SemanticCache {
     /// The namespace for `scope` now (reads the generation from Redis when the local copy is
     /// older than the check interval).
     pub async fn namespace(&self, scope: &AnswerScope) -> Namespace {
-        let collection = scope.collection.as_str();
+        let (epoch, generation) = self.current(&scope.collection).await;
+        Namespace {
+            collection: scope.collection.clone(),
+            epoch,
+            generation,
+            params: scope.params_hash(),
+        }
+    }
+
+    /// `collection`'s epoch and generation now, re-read from Redis when the epoch was never
+    /// confirmed there or the generation is older than the check interval.
+    async fn current(&self, collection: &str) -> (String, u64) {
         if let Some(l2) = &self.inner.l2 {
             let now = self.inner.clock.now_ms();
-            let stale = self
-                .inner
-                .generations
-                .lock()
-                .get(collection)
-                .is_none_or(|k| now.saturating_sub(k.confirmed_ms) >= self.inner.check_ms);
+            let stale = !self.inner.epoch_confirmed.load(Ordering::Acquire)
+                || self
+                    .inner
+                    .generations
+                    .lock()
+                    .get(collection)
+                    .is_none_or(|k| now.saturating_sub(k.confirmed_ms) >= self.inner.check_ms);
             if stale {
                 self.flush_pending(l2).await;
                 match l2.read_generation(collection).await {
@@ -245,17 +265,13 @@ impl SemanticCache {
             .get(collection)
             .map(|k| k.generation)
             .unwrap_or(0);
-        Namespace {
-            collection: collection.to_string(),
-            epoch: self.inner.epoch.read().clone(),
-            generation,
-            params: scope.params_hash(),
-        }
+        (self.inner.epoch.read().clone(), generation)
     }
 
     /// Records what Redis says and drops whatever it makes unreachable.
     fn confirm(&self, collection: &str, epoch: String, generation: u64) {
         self.set_epoch(epoch);
+        self.inner.epoch_confirmed.store(true, Ordering::Release);
         let now = self.inner.clock.now_ms();
         let previous = self.inner.generations.lock().insert(
             collection.to_string(),
@@ -328,7 +344,10 @@ impl SemanticCache {
                     self.drop_other_generations(&collection, generation);
                 }
             }
-            Invalidation::Epoch(token) => self.set_epoch(token),
+            Invalidation::Epoch(token) => {
+                self.set_epoch(token);
+                self.inner.epoch_confirmed.store(true, Ordering::Release);
+            }
         }
     }
 
@@ -390,7 +409,10 @@ impl SemanticCache {
         self.set_epoch(local);
         if let Some(l2) = &self.inner.l2 {
             match l2.new_epoch().await {
-                Ok(token) => self.set_epoch(token),
+                Ok(token) => {
+                    self.set_epoch(token);
+                    self.inner.epoch_confirmed.store(true, Ordering::Release);
+                }
                 Err(e) => self.l2_failed(&e),
             }
             for known in self.inner.generations.lock().values_mut() {
@@ -511,6 +533,12 @@ impl SemanticCache {
 
     /// Stores a complete, successful answer in L1 and (awaited, so the next request on any
     /// gateway can see it) in L2. Only call this for answers that must be served again.
+    ///
+    /// `namespace` is the one the request was looked up in, before the answer was made. It is
+    /// resolved again first: if the collection's generation moved meanwhile (a write while the
+    /// answer was being generated) the answer may predate the write and is not stored at all;
+    /// if only the epoch changed (Redis came back empty, or answered for the first time) the
+    /// answer is stored under the epoch every gateway reads now.
     pub async fn store(
         &self,
         namespace: &Namespace,
@@ -522,6 +550,20 @@ impl SemanticCache {
         if !self.is_enabled() {
             return;
         }
+        let (epoch, generation) = self.current(&namespace.collection).await;
+        if generation != namespace.generation {
+            tracing::debug!(
+                collection = %namespace.collection,
+                from = namespace.generation,
+                to = generation,
+                "answer not cached: the collection changed while it was made"
+            );
+            return;
+        }
+        let namespace = &Namespace {
+            epoch,
+            ..namespace.clone()
+        };
         let config = self.config();
         let entry = Arc::new(CachedEntry {
             query: query.to_string(),

@@ -1,0 +1,194 @@
+//! A cache hit through the whole HTTP path, beside a cold query in the same run: the release
+//! `ragmesh up` (L1 only, as on a laptop) over the test fixtures. Cold queries (distinct
+//! questions, each a miss: embed, retrieve, generate) are the baseline; then the same question
+//! is sent again and again by several concurrent clients (L1 exact hits: no embedding) and a
+//! paraphrase of it likewise (L1 semantic hits: one Embed call each). Prints a Markdown section
+//! for docs/benchmarks.md with p50/p99 and requests/s. A benchmark, not a test: it fails only
+//! when a request fails or a hit is not a hit.
+//!
+//! `cargo bench --bench cache_hit_query`; `RAGMESH_BENCH_HITS=N` requests per hit pass
+//! (default 2000), `RAGMESH_BENCH_CLIENTS=N` concurrent clients (default 4).
+#![allow(clippy::print_stdout)]
+
+mod latency_report;
+
+use latency_report::{Machine, load_average, percentile, source_revision};
+use ragmesh_testkit::RagmeshProcess;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const COLLECTION: &str = "cachebench";
+const QUESTION: &str = "How often should a sourdough starter be fed at room temperature?";
+const PARAPHRASE: &str =
+    "How often do I need to feed a sourdough starter kept at room temperature?";
+const COLD: [&str; 3] = [
+    "Which Hawaiian shield volcano had a lava lake in its summit crater?",
+    "Which chess opening begins with the moves e4 c5?",
+    "What happens to a Rust value when its owner goes out of scope?",
+];
+
+fn env_count(name: &str, default: usize) -> BenchResult<usize> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{name} must be a positive integer, got {text:?}").into()),
+        },
+    }
+}
+
+fn corpus() -> BenchResult<Value> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let mut documents = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let source = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or("fixture without a name")?
+            .to_string();
+        documents.push(json!({ "source": source, "text": std::fs::read_to_string(&path)? }));
+    }
+    Ok(json!({ "documents": documents }))
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &Value) -> BenchResult<Value> {
+    let response = client.post(url).json(body).send().await?;
+    let status = response.status();
+    let answer: Value = response.json().await?;
+    if !status.is_success() {
+        return Err(format!("{url}: {status} {answer}").into());
+    }
+    Ok(answer)
+}
+
+fn query(question: &str) -> Value {
+    json!({ "query": question, "collection": COLLECTION })
+}
+
+/// Latencies (ms) of `total` requests for `question` from `clients` concurrent clients, each
+/// checked to be a cache hit of `kind`; and the wall time of the whole pass.
+async fn hit_pass(
+    base: &str,
+    question: &'static str,
+    kind: &'static str,
+    total: usize,
+    clients: usize,
+) -> BenchResult<(Vec<f64>, Duration)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..clients {
+        let url = format!("{base}/api/query");
+        let share = total / clients + usize::from(worker < total % clients);
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut samples = Vec::with_capacity(share);
+            for _ in 0..share {
+                let sent = Instant::now();
+                let answer = post(&client, &url, &query(question)).await?;
+                samples.push(sent.elapsed().as_secs_f64() * 1000.0);
+                if answer["cache"]["hit"] != true || answer["cache"]["match"] != kind {
+                    return Err(format!("expected a {kind} hit: {}", answer["cache"]).into());
+                }
+            }
+            BenchResult::Ok(samples)
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok((all, started.elapsed()))
+}
+
+fn row(pass: &str, samples: &[f64], wall: Duration) -> String {
+    let p = |q| percentile(samples, q).map_or("-".into(), |v| format!("{v:.2}"));
+    format!(
+        "| {pass} | {} | {} | {} | {:.0} |",
+        samples.len(),
+        p(50.0),
+        p(99.0),
+        samples.len() as f64 / wall.as_secs_f64()
+    )
+}
+
+fn main() -> BenchResult<()> {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let hits = env_count("RAGMESH_BENCH_HITS", if smoke { 20 } else { 2000 })?;
+    let clients = env_count("RAGMESH_BENCH_CLIENTS", 4)?;
+    let machine = Machine::detect();
+    let load_before = load_average();
+    let data_dir = tempfile::tempdir()?;
+    let process = RagmeshProcess::up(
+        Path::new(env!("CARGO_BIN_EXE_ragmesh")),
+        data_dir.path(),
+        &[],
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let base = process.url.clone();
+    let measured = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()?;
+        post(
+            &client,
+            &format!("{base}/api/collections/{COLLECTION}/documents"),
+            &corpus()?,
+        )
+        .await?;
+        // Cold baseline: every question a miss (the first also pays first-use costs, so it
+        // is answered once before the clock starts and not counted).
+        post(&client, &format!("{base}/api/query"), &query(QUESTION)).await?;
+        let mut cold = Vec::new();
+        let cold_started = Instant::now();
+        for question in COLD {
+            let sent = Instant::now();
+            let answer = post(&client, &format!("{base}/api/query"), &query(question)).await?;
+            if answer["cache"]["hit"] != false {
+                return Err(format!("cold query was a hit: {}", answer["cache"]).into());
+            }
+            cold.push(sent.elapsed().as_secs_f64() * 1000.0);
+        }
+        let cold_wall = cold_started.elapsed();
+        let exact = hit_pass(&base, QUESTION, "exact", hits, clients).await?;
+        let semantic = hit_pass(&base, PARAPHRASE, "semantic", hits / 4, clients).await?;
+        BenchResult::Ok((cold, cold_wall, exact, semantic))
+    });
+    let (cold, cold_wall, exact, semantic) = measured.inspect_err(|_| {
+        eprintln!("ragmesh log tail:\n{}", process.log_tail());
+    })?;
+    drop(process);
+
+    println!("### Cache hit vs cold query over HTTP (`ragmesh up`, L1)\n");
+    println!(
+        "Command: `cargo bench --bench cache_hit_query` · {} · {} cores ({}) · revision {} · load before {} / after {} · {clients} concurrent clients for the hit passes\n",
+        machine.date,
+        machine.cores,
+        machine.cpu,
+        source_revision(),
+        load_before,
+        load_average()
+    );
+    println!("| pass | requests | p50 ms | p99 ms | requests/s |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "{}",
+        row(
+            "cold query (miss: embed, retrieve, generate), 1 client",
+            &cold,
+            cold_wall
+        )
+    );
+    println!("{}", row("L1 exact hit (no embedding)", &exact.0, exact.1));
+    println!(
+        "{}",
+        row("L1 semantic hit (one Embed call)", &semantic.0, semantic.1)
+    );
+    Ok(())
+}
