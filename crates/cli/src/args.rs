@@ -147,8 +147,8 @@ pub struct IngestArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 2)]
     pub parallel: usize,
-    /// Journal of acknowledged files (default: one per gateway, collection and paths under
-    /// the cache directory beside the models, e.g. ~/.cache/ragmesh/ingest-journals/).
+    /// Journal of acknowledged files (default: one per gateway, collection and paths in
+    /// $XDG_CACHE_HOME/ragmesh/ingest-journals/, else ~/.cache/ragmesh/ingest-journals/).
     #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Ignore the journal: send every file again (the journal is then rewritten).

@@ -43,14 +43,10 @@ pub struct IngestReport {
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let client = GatewayClient::new(&args.gateway.url)?;
-    let journal_path = args.journal.clone().unwrap_or_else(|| {
-        default_path(
-            &ragmesh_config::default_models_dir(),
-            &args.gateway.url,
-            &args.collection,
-            &args.paths,
-        )
-    });
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| default_path(&args.gateway.url, &args.collection, &args.paths));
     let mut journal = Journal::open(
         &journal_path,
         &args.gateway.url,

@@ -112,27 +112,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Where a run keeps its journal unless `--journal` says otherwise: under the cache directory
-/// next to the models (`.../ragmesh/ingest-journals/`), one file per gateway, collection and
-/// set of paths given.
-pub fn default_path(
-    models_dir: &Path,
-    gateway: &str,
-    collection: &str,
-    roots: &[PathBuf],
-) -> PathBuf {
+/// Where a run keeps its journal unless `--journal` says otherwise: beside the models in the
+/// ragmesh cache directory (`$XDG_CACHE_HOME/ragmesh/ingest-journals/`, else
+/// `~/.cache/ragmesh/ingest-journals/`), one file per gateway, collection and set of paths.
+pub fn default_path(gateway: &str, collection: &str, roots: &[PathBuf]) -> PathBuf {
     let mut key = format!("{gateway}\n{collection}");
     for root in roots {
         let absolute = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
         key.push('\n');
         key.push_str(&absolute.to_string_lossy());
     }
-    let base = models_dir.parent().unwrap_or(models_dir);
-    base.join("ingest-journals").join(format!(
-        "{}-{}.json",
-        collection,
+    cache_dir().join("ragmesh/ingest-journals").join(format!(
+        "{collection}-{}.json",
         &sha256_hex(key.as_bytes())[..16]
     ))
+}
+
+fn cache_dir() -> PathBuf {
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(cache);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".cache")
 }
 
 #[cfg(test)]

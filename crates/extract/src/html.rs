@@ -55,13 +55,15 @@ pub fn extract(html: &str) -> (String, Option<String>) {
     let mut body = TextBuilder::new();
     let mut in_title: Option<TextBuilder> = None;
     let mut page_title: Option<String> = None;
+    // Inside <pre>, line ends are kept (code stays one statement per line).
+    let mut pre_depth = 0usize;
     let mut pos = 0;
     while pos < html.len() {
         let Some(lt) = html[pos..].find('<').map(|i| pos + i) else {
-            emit(&html[pos..], &mut body, in_title.as_mut());
+            emit(&html[pos..], &mut body, in_title.as_mut(), pre_depth > 0);
             break;
         };
-        emit(&html[pos..lt], &mut body, in_title.as_mut());
+        emit(&html[pos..lt], &mut body, in_title.as_mut(), pre_depth > 0);
         let rest = &lower[lt..];
         if rest.starts_with("<!--") {
             pos = find_from(&lower, lt + 4, "-->").map_or(html.len(), |i| i + 3);
@@ -77,6 +79,9 @@ pub fn extract(html: &str) -> (String, Option<String>) {
                     page_title = Some(title);
                 }
             } else if tag.closing {
+                if tag.name == "pre" {
+                    pre_depth = pre_depth.saturating_sub(1);
+                }
                 block_edge(&tag.name, &mut body);
             } else if HIDDEN.contains(&tag.name.as_str()) {
                 let close = format!("</{}", tag.name);
@@ -86,24 +91,36 @@ pub fn extract(html: &str) -> (String, Option<String>) {
             } else if tag.name == "title" {
                 in_title = Some(TextBuilder::new());
             } else {
+                if tag.name == "pre" {
+                    pre_depth += 1;
+                }
                 block_edge(&tag.name, &mut body);
             }
         } else {
-            emit("<", &mut body, in_title.as_mut());
+            emit("<", &mut body, in_title.as_mut(), pre_depth > 0);
             pos = lt + 1;
         }
     }
     (body.finish(), page_title)
 }
 
-/// Text between tags goes to the title while inside `<title>`, else to the body.
-fn emit(raw: &str, body: &mut TextBuilder, title: Option<&mut TextBuilder>) {
+/// Text between tags goes to the title while inside `<title>`, else to the body; in
+/// preformatted text each line end is kept.
+fn emit(raw: &str, body: &mut TextBuilder, title: Option<&mut TextBuilder>, preformatted: bool) {
     if raw.is_empty() {
         return;
     }
     let text = decode_references(raw);
     match title {
         Some(title) => title.push_text(&text),
+        None if preformatted => {
+            for (i, line) in text.split('\n').enumerate() {
+                if i > 0 {
+                    body.line_break();
+                }
+                body.push_text(line);
+            }
+        }
         None => body.push_text(&text),
     }
 }
@@ -230,6 +247,14 @@ mod tests {
     fn a_greater_than_inside_a_quoted_attribute_does_not_end_the_tag() {
         let (text, _) = extract(r#"<p title="a > b">shown</p><p data-x='>'>too</p>"#);
         assert_eq!(text, "shown\n\ntoo");
+    }
+
+    #[test]
+    fn preformatted_text_keeps_its_lines() {
+        let (text, _) = extract(
+            "<p>Run:</p><pre>cargo build\n  cargo test &amp;&amp; echo ok\n</pre><p>done</p>",
+        );
+        assert_eq!(text, "Run:\n\ncargo build\ncargo test && echo ok\n\ndone");
     }
 
     #[test]
