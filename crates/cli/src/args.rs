@@ -26,7 +26,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage the model files.
     Models(ModelsArgs),
-    /// Send .txt/.md files or folders to a running gateway.
+    /// Send files or folders (.txt, .md, .html, .pdf, .docx) to a running gateway; resumable.
     Ingest(IngestArgs),
     /// Ask a running gateway a question.
     Query(QueryArgs),
@@ -129,16 +129,31 @@ pub struct GatewayArg {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Files or folders (.txt, .md; folders are walked).
+    /// Files or folders (folders are walked recursively; .txt, .md, .markdown, .html, .htm,
+    /// .pdf and .docx files are sent, others are listed as skipped).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     #[arg(long, short, default_value = "default")]
     pub collection: String,
     #[command(flatten)]
     pub gateway: GatewayArg,
-    /// Documents per request.
+    /// Most files per request.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Most file bytes per request (keep it under the gateway's `max_body_bytes`, 16 MiB by
+    /// default); a larger file is sent alone.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub batch_bytes: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 2)]
+    pub parallel: usize,
+    /// Journal of acknowledged files (default: one per gateway, collection and paths in
+    /// $XDG_CACHE_HOME/ragmesh/ingest-journals/, else ~/.cache/ragmesh/ingest-journals/).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// Ignore the journal: send every file again (the journal is then rewritten).
+    #[arg(long)]
+    pub restart: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,

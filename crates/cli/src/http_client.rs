@@ -11,6 +11,27 @@ pub struct GatewayClient {
     http: reqwest::Client,
 }
 
+/// An error answer of the gateway: its HTTP status and `{"error":{"code","message"}}`.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl Rejection {
+    /// Bad input (4xx): sending the same again would fail the same way.
+    pub fn is_client_error(&self) -> bool {
+        (400..500).contains(&self.status) && self.status != 429
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+    }
+}
+
 /// One Server-Sent Event: its `event:` type and its `data:` payload parsed as JSON.
 #[derive(Debug)]
 pub struct SseEvent {
@@ -49,6 +70,43 @@ impl GatewayClient {
             .await
             .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
         Self::json_or_error(response).await
+    }
+
+    /// POSTs files as one `multipart/form-data` request (part `file`, the given names as file
+    /// names, sent unencoded so a relative path keeps its `/`). A gateway error comes back as
+    /// `Ok(Err(rejection))` so the caller can tell bad input from a failed transport.
+    pub async fn post_files(
+        &self,
+        path: &str,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> anyhow::Result<Result<Value, Rejection>> {
+        let mut form = reqwest::multipart::Form::new().percent_encode_noop();
+        for (name, bytes) in files {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
+        }
+        let response = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .multipart(form)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(Ok(body));
+        }
+        Ok(Err(Rejection {
+            status: status.as_u16(),
+            code: body["error"]["code"].as_str().unwrap_or("unknown").into(),
+            message: body["error"]["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .into(),
+        }))
     }
 
     async fn json_or_error(response: reqwest::Response) -> anyhow::Result<Value> {

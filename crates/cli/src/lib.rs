@@ -5,6 +5,8 @@
 mod args;
 mod http_client;
 mod ingest;
+mod ingest_journal;
+mod ingest_walk;
 mod models_cmd;
 mod query;
 mod ready_file;

@@ -87,9 +87,19 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
     if args.demo {
         let dir = demo_dir(args.demo_dir.as_deref())?;
         let client = GatewayClient::new(&base_url)?;
+        let options = crate::ingest::IngestOptions {
+            collection: "default".into(),
+            batch_files: 16,
+            batch_bytes: 8 * 1024 * 1024,
+            parallel: 2,
+            progress: false,
+        };
         let report =
-            crate::ingest::ingest_paths(&client, std::slice::from_ref(&dir), "default", 16, false)
+            crate::ingest::ingest_paths(&client, std::slice::from_ref(&dir), &options, None)
                 .await?;
+        for (path, reason) in &report.failed {
+            tracing::warn!(file = %path.display(), reason, "demo document not ingested");
+        }
         tracing::info!(documents = report.documents, chunks = report.chunks, dir = %dir.display(), "demo documents ingested into collection `default`");
     }
     if let Some(path) = &args.ready_file {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 const DIM: usize = 4;
 
-fn vector_for(text: &str) -> Vec<f32> {
+pub(crate) fn vector_for(text: &str) -> Vec<f32> {
     // One axis per topic word, enough to make the vector leg discriminate.
     let axes = ["alpha", "beta", "gamma", "delta"];
     let mut v: Vec<f32> = axes
@@ -22,11 +22,11 @@ fn vector_for(text: &str) -> Vec<f32> {
     v
 }
 
-fn embed(texts: &[&str]) -> Result<Vec<Vec<f32>>, IndexError> {
+pub(crate) fn embed(texts: &[&str]) -> Result<Vec<Vec<f32>>, IndexError> {
     Ok(texts.iter().map(|t| vector_for(t)).collect())
 }
 
-fn document(source: &str, text: &str) -> DocumentInput {
+pub(crate) fn document(source: &str, text: &str) -> DocumentInput {
     DocumentInput {
         source: source.into(),
         metadata: Default::default(),
@@ -34,7 +34,7 @@ fn document(source: &str, text: &str) -> DocumentInput {
     }
 }
 
-fn ids(collection: &Collection, method: Method, query: &str) -> Vec<ChunkId> {
+pub(crate) fn ids(collection: &Collection, method: Method, query: &str) -> Vec<ChunkId> {
     let vector = vector_for(query);
     let filters = Filters::new();
     let request = SearchRequest {

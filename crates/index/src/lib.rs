@@ -14,6 +14,9 @@ mod collection_search;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod collection_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod collection_upsert_tests;
 mod collection_write;
 mod error;
 pub mod fusion;

@@ -1,9 +1,10 @@
 //! Shared helpers for ragmesh tests: the real models on disk (fetched by the project's own
 //! fetcher when missing), real ragmesh processes on free loopback ports, and a protocol double
-//! of the Ollama and OpenAI chat APIs (which cannot run here). Tests use real
-//! parts; these helpers keep them short.
+//! of the Ollama and OpenAI chat APIs (which cannot run here), and real docx/PDF files made in
+//! memory ([`documents`]). Tests use real parts; these helpers keep them short.
 
 mod chat_double;
+pub mod documents;
 mod models;
 mod process;
 

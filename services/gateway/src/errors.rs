@@ -21,6 +21,13 @@ pub enum GatewayError {
     /// Well-formed request whose content cannot be used (e.g. an upload that is not UTF-8).
     #[error("{0}")]
     UnprocessableEntity(String),
+    /// An uploaded file of a type not accepted (415) or whose text cannot be read (422); the
+    /// message names the file.
+    #[error(transparent)]
+    Extract(#[from] ragmesh_extract::ExtractError),
+    /// Text extraction did not finish (its task panicked or was cancelled).
+    #[error("{0}")]
+    Extraction(String),
     /// A route that does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -80,6 +87,8 @@ impl Classify for GatewayError {
             GatewayError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             GatewayError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             GatewayError::UnprocessableEntity(_) => ErrorCode::UnprocessableEntity,
+            GatewayError::Extract(e) => e.code(),
+            GatewayError::Extraction(_) => ErrorCode::Internal,
             GatewayError::NotFound(_) => ErrorCode::NotFound,
             GatewayError::Unavailable { .. }
             | GatewayError::CircuitOpen { .. }

@@ -2,29 +2,26 @@
 //! `DELETE /api/collections/{c}/documents?source=NAME`.
 //!
 //! Ingest takes either JSON (`{"documents":[{"source","text","metadata"?}]}`) or a
-//! `multipart/form-data` upload of `.txt`/`.md` files, whose file names become the sources.
-//! An upload is all or nothing: every part is read and checked (type, UTF-8, not empty, no
-//! name twice) before one `Ingest` call is made, so a bad file stores nothing from the request.
+//! `multipart/form-data` upload of files (read in [`super::uploads`]), whose file names become
+//! the sources. Either way one `Ingest` call is made with every document of the request, so a
+//! request is stored whole or not at all.
 //!
 //! Every write that reaches the retrieval service bumps the collection's cache generation, so
 //! no gateway serves an answer made before it.
 
 use crate::errors::GatewayError;
 use crate::extract::{
-    ApiJson, BodyLimit, CollectionName, body_limit, discard, is_json_content_type, multipart_error,
+    ApiJson, CollectionName, body_limit, discard, is_json_content_type, multipart_error,
 };
 use crate::request_context::RequestContext;
 use crate::responses::{DeleteResponse, IngestResponse};
 use crate::state::AppState;
-use crate::validate::{DocumentBody, IngestBody, validate_documents};
+use crate::validate::{IngestBody, validate_documents};
 use axum::Json;
 use axum::extract::{Extension, FromRequest, Multipart, Query, Request, State};
 use http::header;
-use ragmesh_proto::v1::{DeleteRequest, Document, IngestRequest};
+use ragmesh_proto::v1::{DeleteRequest, IngestRequest};
 use std::collections::HashMap;
-
-/// File types an upload may contain (plain text; the name is matched case-insensitively).
-pub const UPLOAD_EXTENSIONS: [&str; 2] = ["txt", "md"];
 
 pub async fn ingest(
     State(state): State<AppState>,
@@ -43,7 +40,7 @@ pub async fn ingest(
         let multipart = Multipart::from_request(request, &state)
             .await
             .map_err(|e| multipart_error(e.status(), e.body_text(), limit))?;
-        read_uploads(multipart, limit).await?
+        super::uploads::read_uploads(multipart, limit).await?
     } else if content_type.is_empty() || is_json_content_type(request.headers()) {
         // Without a content type the JSON extractor answers 415 saying what to send.
         let ApiJson(body) = ApiJson::<IngestBody>::from_request(request, &state).await?;
@@ -75,89 +72,6 @@ pub async fn ingest(
         chunks_added: ingested.chunks_added,
         chunks_removed: ingested.chunks_removed,
     }))
-}
-
-/// Reads every file part, checking each; the first bad part rejects the whole request. The
-/// parts after a bad one are still read (the body limit bounds them) so the client can finish
-/// sending and see the error instead of a reset connection.
-async fn read_uploads(
-    mut multipart: Multipart,
-    limit: BodyLimit,
-) -> Result<Vec<Document>, GatewayError> {
-    let mut documents = Vec::new();
-    let mut first_error = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(e.status(), e.body_text(), limit))?
-    {
-        let file_name = field.file_name().map(str::to_string);
-        let part = field.name().unwrap_or("").to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| multipart_error(e.status(), e.body_text(), limit))?;
-        if first_error.is_some() {
-            continue;
-        }
-        let document = match file_name {
-            None => Err(GatewayError::InvalidArgument(format!(
-                "multipart part {part:?} is not a file: upload documents as file parts ({})",
-                allowed_extensions()
-            ))),
-            Some(name) => check_extension(&name)
-                .and_then(|()| upload_text(&name, &bytes))
-                .map(|text| DocumentBody {
-                    source: name,
-                    text,
-                    metadata: None,
-                }),
-        };
-        match document {
-            Ok(document) => documents.push(document),
-            Err(e) => first_error = Some(e),
-        }
-    }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    if documents.is_empty() {
-        return Err(GatewayError::InvalidArgument(format!(
-            "the upload has no files: send one or more file parts ({})",
-            allowed_extensions()
-        )));
-    }
-    validate_documents(documents, |_, doc| format!("file {:?}", doc.source))
-}
-
-fn allowed_extensions() -> String {
-    UPLOAD_EXTENSIONS.map(|e| format!(".{e}")).join(", ")
-}
-
-/// 415 unless the file name ends in an allowed extension.
-pub fn check_extension(file_name: &str) -> Result<(), GatewayError> {
-    let extension = file_name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase());
-    if extension.is_some_and(|ext| UPLOAD_EXTENSIONS.contains(&ext.as_str())) {
-        return Ok(());
-    }
-    Err(GatewayError::UnsupportedMediaType(format!(
-        "unsupported file type {file_name:?}: upload {} files",
-        allowed_extensions()
-    )))
-}
-
-/// The file's text: UTF-8 (a leading byte-order mark is dropped), else 422 naming the file.
-pub fn upload_text(file_name: &str, bytes: &[u8]) -> Result<String, GatewayError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(text.to_string()),
-        Err(e) => Err(GatewayError::UnprocessableEntity(format!(
-            "file {file_name:?} is not UTF-8 text (invalid byte at offset {})",
-            e.valid_up_to()
-        ))),
-    }
 }
 
 pub async fn delete(
@@ -193,32 +107,4 @@ pub async fn delete(
         source: source.to_string(),
         chunks_deleted: deleted.chunks_deleted,
     }))
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use ragmesh_core::Classify;
-
-    #[test]
-    fn only_text_files_are_accepted_and_messages_name_them() {
-        assert!(check_extension("notes.TXT").is_ok());
-        assert!(check_extension("guide.md").is_ok());
-        for bad in ["tool.exe", "README", "archive.md.zip", ".txt.pdf"] {
-            let err = check_extension(bad).unwrap_err();
-            assert_eq!(err.code().http().as_u16(), 415, "{bad}");
-            assert!(
-                err.to_string().contains(".txt, .md") && err.to_string().contains(bad),
-                "{err}"
-            );
-        }
-        assert_eq!(upload_text("a.txt", b"\xEF\xBB\xBFhello").unwrap(), "hello");
-        let err = upload_text("broken.txt", &[b'o', b'k', 0xff]).unwrap_err();
-        assert_eq!(err.code().http().as_u16(), 422);
-        assert_eq!(
-            err.to_string(),
-            "file \"broken.txt\" is not UTF-8 text (invalid byte at offset 2)"
-        );
-    }
 }

@@ -8,6 +8,7 @@ mod documents;
 mod health;
 mod query;
 mod stream;
+mod uploads;
 
 use crate::errors::GatewayError;
 use crate::extract::{BodyLimit, enforce_body_limit};

@@ -1,0 +1,105 @@
+//! Builds extracted text one piece at a time, the same way for every format: runs of
+//! whitespace inside a block become one space, block ends become a line break or a blank line
+//! (a paragraph), and nothing leads or trails. Readers say what the document means (a new
+//! paragraph, a line break, a tab) and this decides the characters.
+
+/// What separates the next text from the text before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Separator {
+    #[default]
+    None,
+    Space,
+    Line,
+    Paragraph,
+}
+
+#[derive(Debug, Default)]
+pub struct TextBuilder {
+    out: String,
+    pending: Separator,
+}
+
+impl TextBuilder {
+    pub fn new() -> TextBuilder {
+        TextBuilder::default()
+    }
+
+    /// Adds running text; whitespace in it separates words and is collapsed.
+    pub fn push_text(&mut self, text: &str) {
+        for c in text.chars() {
+            if c.is_whitespace() {
+                self.separate(Separator::Space);
+            } else {
+                self.push_char(c);
+            }
+        }
+    }
+
+    /// A tab kept as a tab (a docx `w:tab`, a column gap).
+    pub fn push_tab(&mut self) {
+        self.push_char('\t');
+    }
+
+    /// The next text starts a new word even when no whitespace came in between.
+    pub fn space(&mut self) {
+        self.separate(Separator::Space);
+    }
+
+    /// The next text starts a new line.
+    pub fn line_break(&mut self) {
+        self.separate(Separator::Line);
+    }
+
+    /// The next text starts a new paragraph (after a blank line).
+    pub fn paragraph_break(&mut self) {
+        self.separate(Separator::Paragraph);
+    }
+
+    /// True when nothing has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    fn separate(&mut self, separator: Separator) {
+        self.pending = self.pending.max(separator);
+    }
+
+    fn push_char(&mut self, c: char) {
+        if !self.out.is_empty() {
+            match self.pending {
+                Separator::None => {}
+                Separator::Space => self.out.push(' '),
+                Separator::Line => self.out.push('\n'),
+                Separator::Paragraph => self.out.push_str("\n\n"),
+            }
+        }
+        self.pending = Separator::None;
+        self.out.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whitespace_collapses_and_the_strongest_break_wins() {
+        let mut b = TextBuilder::new();
+        b.paragraph_break();
+        b.push_text("  Hello \n\t world  ");
+        b.line_break();
+        b.paragraph_break();
+        b.push_text("Next");
+        b.line_break();
+        b.push_text("line");
+        b.push_tab();
+        b.push_text("cell");
+        b.space();
+        b.line_break();
+        assert_eq!(b.finish(), "Hello world\n\nNext\nline\tcell");
+    }
+}
