@@ -59,7 +59,10 @@ async fn killed_generation_gives_503_on_query_while_ingest_still_works() {
         &json!({ "query": QUESTIONS[3].1, "collection": "split" }),
     )
     .await;
-    assert_eq!(status, 200, "a complete earlier answer stays servable: {cached}");
+    assert_eq!(
+        status, 200,
+        "a complete earlier answer stays servable: {cached}"
+    );
     assert_eq!(cached["cache"]["hit"], true, "{cached}");
     assert_eq!(cached["answer"], answer["answer"], "{cached}");
 

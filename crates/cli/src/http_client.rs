@@ -1,5 +1,5 @@
-//! A small typed client for the gateway's HTTP API, used by `ingest`, `query` and `up --demo`.
-//! Error bodies (`{"error":{"code","message"}}`) become readable errors.
+//! A small typed client for the gateway's HTTP API, used by `ingest`, `query`, `eval` and
+//! `up --demo`. Error bodies (`{"error":{"code","message"}}`) become readable errors.
 
 use anyhow::Context;
 use futures::StreamExt;
@@ -45,6 +45,17 @@ impl GatewayClient {
             .http
             .post(format!("{}{}", self.base, path))
             .json(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
+        Self::json_or_error(response).await
+    }
+
+    /// GETs `path` and returns the JSON answer, or the gateway's error as an error.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}{}", self.base, path))
             .send()
             .await
             .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
