@@ -224,6 +224,10 @@ pub struct EvalBeirArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write each method's document rankings here as a TREC run (`<method>.run`), to
+    /// check the scores with trec_eval/pytrec_eval or study them.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,

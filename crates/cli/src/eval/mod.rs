@@ -57,6 +57,9 @@ async fn run_beir(config: Option<&Path>, args: EvalBeirArgs) -> anyhow::Result<(
         local.stop().await;
     }
     let report = result?;
+    if let Some(dir) = &args.run_dir {
+        write_runs(dir, &report)?;
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
@@ -112,6 +115,21 @@ async fn evaluate(
         ingest,
         methods,
     })
+}
+
+/// One TREC run file per measured method under `dir`.
+fn write_runs(dir: &Path, report: &EvalReport) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for method in report.methods.iter().filter(|m| m.available) {
+        let path = dir.join(format!("{}.run", method.method.replace('+', "_")));
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        );
+        method.write_trec_run(&mut file)?;
+        file.flush()?;
+    }
+    Ok(())
 }
 
 /// `beir-` and the folder's name, reduced to the characters a collection name may hold.

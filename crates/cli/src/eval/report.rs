@@ -73,6 +73,9 @@ pub struct MethodReport {
     pub reranker: Option<String>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub scores: Option<MethodScores>,
+    /// (query id, documents best first) per query, for `--run-dir`.
+    #[serde(skip)]
+    pub rankings: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +92,21 @@ pub struct EvalReport {
     pub queries_without_relevant: usize,
     pub ingest: IngestReport,
     pub methods: Vec<MethodReport>,
+}
+
+impl MethodReport {
+    /// The rankings as a TREC run (`qid Q0 doc rank score tag`), readable by trec_eval and
+    /// pytrec_eval. Scores fall strictly with rank, so any tool keeps the order returned.
+    pub fn write_trec_run(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let tag = self.method.replace('+', "_");
+        for (query, documents) in &self.rankings {
+            for (i, doc) in documents.iter().enumerate() {
+                let score = documents.len() - i;
+                writeln!(out, "{query} Q0 {doc} {} {score} {tag}", i + 1)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl EvalReport {
@@ -180,6 +198,24 @@ impl EvalReport {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trec_runs_keep_the_returned_order_with_falling_scores() {
+        let report = MethodReport {
+            method: "hybrid+rerank".into(),
+            available: true,
+            reason: None,
+            reranker: None,
+            scores: None,
+            rankings: vec![("q1".into(), vec!["d9".into(), "d2".into()])],
+        };
+        let mut out = Vec::new();
+        report.write_trec_run(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "q1 Q0 d9 1 2 hybrid_rerank\nq1 Q0 d2 2 1 hybrid_rerank\n"
+        );
+    }
 
     #[test]
     fn p95_is_an_observed_value_by_nearest_rank() {

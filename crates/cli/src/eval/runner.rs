@@ -194,6 +194,7 @@ impl Runner<'_> {
         let mut scores: Vec<QueryScores> = Vec::with_capacity(queries.len());
         let (mut client_ms, mut retrieve_ms, mut rerank_ms) = (Vec::new(), Vec::new(), Vec::new());
         let mut short_rankings = 0;
+        let mut rankings = Vec::with_capacity(queries.len());
         for query in queries {
             let mut k = initial_k;
             let (answer, ms) = loop {
@@ -220,6 +221,7 @@ impl Runner<'_> {
             rerank_ms.extend(step_ms(&answer, "rerank"));
             let ranking = documents_by_best_chunk(sources(&answer));
             scores.extend(score_query(&ranking, &query.judged));
+            rankings.push((query.id.clone(), ranking));
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -243,6 +245,7 @@ impl Runner<'_> {
                 server_retrieve_ms: Latency::of(&retrieve_ms),
                 server_rerank_ms: Latency::of(&rerank_ms),
             }),
+            rankings,
         })
     }
 }
@@ -254,6 +257,7 @@ fn unavailable(method: EvalMethod, reason: String) -> MethodReport {
         reason: Some(reason),
         reranker: None,
         scores: None,
+        rankings: Vec::new(),
     }
 }
 
