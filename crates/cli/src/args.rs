@@ -30,6 +30,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Ask a running gateway a question.
     Query(QueryArgs),
+    /// Measure retrieval quality on a public benchmark.
+    Eval(EvalArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -180,4 +182,68 @@ pub struct QueryArgs {
     pub json: bool,
     #[command(flatten)]
     pub gateway: GatewayArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub command: EvalCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// nDCG@10, recall@100, MRR@10 and latency per retrieval method on a BEIR-layout folder.
+    Beir(EvalBeirArgs),
+}
+
+/// A retrieval configuration the harness measures.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EvalMethod {
+    Bm25,
+    Vector,
+    Hybrid,
+    /// Hybrid retrieval reordered by the rerank service.
+    #[value(name = "hybrid+rerank")]
+    HybridRerank,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalBeirArgs {
+    /// BEIR folder: corpus.jsonl, queries.jsonl and qrels/test.tsv.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Gateway to measure. Without it every service starts in this process on a free port,
+    /// over a temporary data directory that is removed afterwards.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Collection to ingest into (default: `beir-` and the data folder's name).
+    #[arg(long, short)]
+    pub collection: Option<String>,
+    /// Skip the ingest when the collection already holds every corpus document.
+    #[arg(long)]
+    pub reuse: bool,
+    /// Evaluate only the first N test queries (in queries.jsonl order).
+    #[arg(long)]
+    pub max_queries: Option<usize>,
+    /// Methods to measure, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "bm25,vector,hybrid,hybrid+rerank"
+    )]
+    pub methods: Vec<EvalMethod>,
+    /// Documents per ingest request.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write each method's document rankings here as a TREC run (`<method>.run`), to
+    /// check the scores with trec_eval/pytrec_eval or study them.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
 }

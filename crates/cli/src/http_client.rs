@@ -1,5 +1,5 @@
-//! A small typed client for the gateway's HTTP API, used by `ingest`, `query` and `up --demo`.
-//! Error bodies (`{"error":{"code","message"}}`) become readable errors.
+//! A small typed client for the gateway's HTTP API, used by `ingest`, `query`, `eval` and
+//! `up --demo`. Error bodies (`{"error":{"code","message"}}`) become readable errors.
 
 use anyhow::Context;
 use futures::StreamExt;
@@ -107,6 +107,17 @@ impl GatewayClient {
                 .unwrap_or("no message")
                 .into(),
         }))
+    }
+
+    /// GETs `path` and returns the JSON answer, or the gateway's error as an error.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
+        Self::json_or_error(response).await
     }
 
     async fn json_or_error(response: reqwest::Response) -> anyhow::Result<Value> {

@@ -1,8 +1,10 @@
 //! The `ragmesh` command-line tool, the single entry point users type: fetch the models, run
-//! every service in one process (`up`) or one service alone (`serve`), and talk to a running
-//! gateway (`ingest`, `query`). Each subcommand lives in its own module.
+//! every service in one process (`up`) or one service alone (`serve`), talk to a running
+//! gateway (`ingest`, `query`) and measure retrieval quality (`eval`). Each subcommand lives
+//! in its own module.
 
 mod args;
+mod eval;
 mod http_client;
 mod ingest;
 mod ingest_journal;
@@ -47,5 +49,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(a) => models_cmd::run(config.as_deref(), a).await,
         Command::Ingest(a) => ingest::run(a).await,
         Command::Query(a) => query::run(a).await,
+        Command::Eval(a) => eval::run(config.as_deref(), a).await,
     }
 }

@@ -11,6 +11,7 @@ use ragmesh_config::{LogFormat, Settings};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How long `up` waits for every service to report ready (model loading included).
@@ -26,10 +27,6 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         settings.models.dir = dir.clone();
     }
     settings.retrieval.data_dir = args.data_dir.clone();
-    // One process, one registry: the gateway's /metrics shows every service's series.
-    settings.retrieval.metrics_listen.clear();
-    settings.rerank.metrics_listen.clear();
-    settings.generation.metrics_listen.clear();
     ragmesh_telemetry::init_logging(&settings.telemetry, "ragmesh")?;
 
     crate::models_cmd::ensure_models(&settings.models.dir, &settings.models.index_url).await?;
@@ -38,52 +35,10 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
     let gateway_listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let gateway_addr = gateway_listener.local_addr()?;
-    let mut tasks = Vec::new();
-    for service in [
-        ServiceName::Retrieval,
-        ServiceName::Rerank,
-        ServiceName::Generation,
-    ] {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        match service {
-            ServiceName::Retrieval => settings.gateway.retrieval_url = url,
-            ServiceName::Rerank => settings.gateway.rerank_url = url,
-            _ => settings.gateway.generation_url = url,
-        }
-        tasks.push(spawn_service(
-            service,
-            settings.clone(),
-            listener,
-            shutdown.clone(),
-        ));
-    }
-    tasks.push(spawn_service(
-        ServiceName::Gateway,
-        settings.clone(),
-        gateway_listener,
-        shutdown.clone(),
-    ));
-
-    let base_url = format!("http://{gateway_addr}");
-    let ready = wait_until_ready(&base_url, &shutdown);
-    let ready_or_failed = async {
-        tokio::select! {
-            r = ready => r,
-            (result, _, _) = futures::future::select_all(tasks.iter_mut()) => {
-                Err(match result {
-                    Ok(Ok(())) => anyhow::anyhow!("a service stopped during start-up"),
-                    Ok(Err(e)) => e,
-                    Err(e) => anyhow::anyhow!("a service panicked: {e}"),
-                })
-            }
-        }
-    };
-    if let Err(e) = ready_or_failed.await {
-        shutdown.cancel();
-        return Err(e);
-    }
+    let LocalServices {
+        base_url,
+        mut tasks,
+    } = start_local_services(settings, gateway_listener, &shutdown).await?;
     if args.demo {
         let dir = demo_dir(args.demo_dir.as_deref())?;
         let client = GatewayClient::new(&base_url)?;
@@ -132,6 +87,74 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         shutdown.cancel();
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Every service of one process, running as tasks, and the gateway's base URL.
+pub struct LocalServices {
+    pub base_url: String,
+    pub tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts retrieval, rerank and generation on loopback ports (reached over real gRPC) and the
+/// gateway on `gateway_listener`, and waits until the gateway reports every backend ready.
+/// Cancelling `shutdown` stops them all; on a start-up failure they are already stopped.
+/// `ragmesh up` and `ragmesh eval` (without `--url`) both start the product this way.
+pub async fn start_local_services(
+    mut settings: Settings,
+    gateway_listener: TcpListener,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<LocalServices> {
+    let gateway_addr = gateway_listener.local_addr()?;
+    // One process, one registry: the gateway's /metrics shows every service's series.
+    settings.retrieval.metrics_listen.clear();
+    settings.rerank.metrics_listen.clear();
+    settings.generation.metrics_listen.clear();
+    let mut tasks = Vec::new();
+    for service in [
+        ServiceName::Retrieval,
+        ServiceName::Rerank,
+        ServiceName::Generation,
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        match service {
+            ServiceName::Retrieval => settings.gateway.retrieval_url = url,
+            ServiceName::Rerank => settings.gateway.rerank_url = url,
+            _ => settings.gateway.generation_url = url,
+        }
+        tasks.push(spawn_service(
+            service,
+            settings.clone(),
+            listener,
+            shutdown.clone(),
+        ));
+    }
+    tasks.push(spawn_service(
+        ServiceName::Gateway,
+        settings,
+        gateway_listener,
+        shutdown.clone(),
+    ));
+
+    let base_url = format!("http://{gateway_addr}");
+    let ready = wait_until_ready(&base_url, shutdown);
+    let ready_or_failed = async {
+        tokio::select! {
+            r = ready => r,
+            (result, _, _) = futures::future::select_all(tasks.iter_mut()) => {
+                Err(match result {
+                    Ok(Ok(())) => anyhow::anyhow!("a service stopped during start-up"),
+                    Ok(Err(e)) => e,
+                    Err(e) => anyhow::anyhow!("a service panicked: {e}"),
+                })
+            }
+        }
+    };
+    if let Err(e) = ready_or_failed.await {
+        shutdown.cancel();
+        return Err(e);
+    }
+    Ok(LocalServices { base_url, tasks })
 }
 
 /// Polls `/health/ready` until every backend answers, the token is cancelled, or time runs out.

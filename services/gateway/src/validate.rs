@@ -9,7 +9,11 @@ use ragmesh_proto::v1::{Document, Method};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 
+/// Most sources an answer (`/api/query`, `/api/query/stream`) may be built from.
 pub const MAX_K: u32 = 50;
+/// Most chunks `/api/retrieve` returns: deep enough for evaluation at document level (100
+/// distinct documents of several chunks each), bounded so one request stays a few MB.
+pub const MAX_RETRIEVE_K: u32 = 1000;
 pub const MAX_RRF_K: u32 = 10_000;
 /// Candidates a reranker may be given; the same bound as k, which the retrieval service accepts.
 pub const MAX_RERANK_TOP_N: u32 = 50;
@@ -148,11 +152,30 @@ pub fn validate_collection(name: &str) -> Result<String, GatewayError> {
 }
 
 /// Checks every field of a query and fills in defaults from `settings`; the generator is
-/// resolved with `generators`.
+/// resolved with `generators`. `k` may be at most [`MAX_K`].
 pub fn query_plan(
     request: QueryRequest,
     settings: &GatewaySettings,
     generators: &GeneratorCatalog,
+) -> Result<QueryPlan, GatewayError> {
+    plan_with_max_k(request, settings, generators, MAX_K)
+}
+
+/// [`query_plan`] for `/api/retrieve`, which answers with chunks only and so may return up
+/// to [`MAX_RETRIEVE_K`] of them.
+pub fn retrieve_plan(
+    request: QueryRequest,
+    settings: &GatewaySettings,
+    generators: &GeneratorCatalog,
+) -> Result<QueryPlan, GatewayError> {
+    plan_with_max_k(request, settings, generators, MAX_RETRIEVE_K)
+}
+
+fn plan_with_max_k(
+    request: QueryRequest,
+    settings: &GatewaySettings,
+    generators: &GeneratorCatalog,
+    max_k: u32,
 ) -> Result<QueryPlan, GatewayError> {
     let query = request.query.trim();
     if query.is_empty() {
@@ -171,7 +194,7 @@ pub fn query_plan(
             .as_deref()
             .unwrap_or(ragmesh_core::DEFAULT_COLLECTION),
     )?;
-    let k = in_range("k", request.k.unwrap_or(settings.default_k), 1, MAX_K)?;
+    let k = in_range("k", request.k.unwrap_or(settings.default_k), 1, max_k)?;
     let method = parse_method(request.method.as_deref().unwrap_or("hybrid"))?;
     let rrf_k = request
         .rrf_k
@@ -435,6 +458,25 @@ mod tests {
         assert_eq!(
             message(json!({ "query": "q", "filters": { " ": "x" } })),
             "filters keys must not be empty"
+        );
+    }
+
+    #[test]
+    fn retrieve_may_ask_for_more_chunks_than_an_answer_uses() {
+        let request = |k: u32| self::request(serde_json::json!({ "query": "q", "k": k }));
+        let settings = GatewaySettings::default();
+        let generators = GeneratorCatalog::default();
+        let retrieve = |k| retrieve_plan(request(k), &settings, &generators);
+        assert_eq!(retrieve(MAX_RETRIEVE_K).unwrap().k, 1000);
+        assert_eq!(
+            retrieve(1001).unwrap_err().to_string(),
+            "k must be between 1 and 1000, got 1001"
+        );
+        assert_eq!(
+            query_plan(request(51), &settings, &generators)
+                .unwrap_err()
+                .to_string(),
+            "k must be between 1 and 50, got 51"
         );
     }
 

@@ -13,8 +13,9 @@ use ragmesh_proto::{
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Largest `k` a search may ask for.
-pub const MAX_K: u32 = 50;
+/// Largest `k` a search may ask for: the gateway's `/api/retrieve` limit (evaluation reads
+/// 100 distinct documents, several chunks each).
+pub const MAX_K: u32 = 1000;
 /// Longest query, in characters.
 pub const MAX_QUERY_CHARS: usize = 16_384;
 /// Most texts one `Embed` call may carry.

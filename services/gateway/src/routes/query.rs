@@ -1,12 +1,12 @@
 //! `POST /api/query` (answer as one JSON document, through the semantic cache) and
-//! `POST /api/retrieve` (sources only, never cached): validate, then run the shared pipeline.
+//! `POST /api/retrieve` (sources only, never cached, up to 1000 of them): validate, then run the shared pipeline.
 
 use crate::errors::GatewayError;
 use crate::extract::ApiJson;
 use crate::request_context::RequestContext;
 use crate::responses::{QueryResponse, RetrieveResponse};
 use crate::state::AppState;
-use crate::validate::{QueryRequest, query_plan};
+use crate::validate::{QueryRequest, query_plan, retrieve_plan};
 use axum::Json;
 use axum::extract::{Extension, State};
 
@@ -27,6 +27,6 @@ pub async fn retrieve(
     Extension(ctx): Extension<RequestContext>,
     ApiJson(request): ApiJson<QueryRequest>,
 ) -> Result<Json<RetrieveResponse>, GatewayError> {
-    let plan = query_plan(request, &state.settings, &state.generators)?;
+    let plan = retrieve_plan(request, &state.settings, &state.generators)?;
     Ok(Json(state.pipeline.retrieve_only(&plan, &ctx).await?))
 }
