@@ -106,12 +106,17 @@ async fn hit_pass(
 
 fn row(pass: &str, samples: &[f64], wall: Duration) -> String {
     let p = |q| percentile(samples, q).map_or("-".into(), |v| format!("{v:.2}"));
+    let rate = samples.len() as f64 / wall.as_secs_f64();
+    let rate = if rate < 10.0 {
+        format!("{rate:.2}")
+    } else {
+        format!("{rate:.0}")
+    };
     format!(
-        "| {pass} | {} | {} | {} | {:.0} |",
+        "| {pass} | {} | {} | {} | {rate} |",
         samples.len(),
         p(50.0),
         p(99.0),
-        samples.len() as f64 / wall.as_secs_f64()
     )
 }
 

@@ -114,6 +114,8 @@ fn main() {
             ("RAGMESH__GATEWAY__GENERATION_URL", &generation.url),
             ("RAGMESH__GATEWAY__RETRIEVAL_URL", &retrieval.url),
             ("RAGMESH__GATEWAY__RERANK_URL", &rerank.url),
+            // Every round must run the pipeline: a cached answer would not stream from the model.
+            ("RAGMESH__CACHE__ENABLED", "false"),
         ],
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
