@@ -11,6 +11,7 @@ mod error;
 mod ingest;
 mod retrieve;
 mod service;
+mod startup_check;
 mod state;
 
 pub use compute_pool::ComputePool;
@@ -40,6 +41,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), RetrievalError> {
+    // The recorder must exist before the collections are opened: the start-up check and
+    // the failure counters record into it.
+    ragmesh_telemetry::register_service("retrieval");
     let pool = ComputePool::new(settings.retrieval.threads)?;
     let state = {
         let settings = settings.clone();
