@@ -3,6 +3,7 @@
 //! gateway (`ingest`, `query`). Each subcommand lives in its own module.
 
 mod args;
+mod backup_cmd;
 mod http_client;
 mod ingest;
 mod ingest_journal;
@@ -47,5 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(a) => models_cmd::run(config.as_deref(), a).await,
         Command::Ingest(a) => ingest::run(a).await,
         Command::Query(a) => query::run(a).await,
+        Command::Backup(a) => backup_cmd::backup(a).await,
+        Command::Restore(a) => backup_cmd::restore(a).await,
     }
 }

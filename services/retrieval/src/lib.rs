@@ -6,6 +6,7 @@
 //! A thin shell: this crate validates requests, runs model and index work on the service's
 //! own rayon pool and records metrics; the logic lives in the two library crates.
 
+mod backup;
 mod compute_pool;
 mod error;
 mod ingest;
@@ -14,6 +15,7 @@ mod service;
 mod startup_check;
 mod state;
 
+pub use backup::{MAX_ARCHIVE_BYTES, PART_BYTES};
 pub use compute_pool::ComputePool;
 pub use error::RetrievalError;
 pub use ingest::{MAX_DOCUMENTS, MAX_SOURCE_CHARS};
