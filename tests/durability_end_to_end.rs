@@ -351,13 +351,12 @@ async fn check_absent(client: &mut RetrievalClient<Channel>, source: &str, text:
     assert!(hits.is_empty(), "{source} is absent but has vectors");
 }
 
-async fn repairs_reported(process: &RagmeshProcess) -> Option<u64> {
+/// Sum of the values of every series of `name` the process exports (None when it has none).
+async fn metric_sum(process: &RagmeshProcess, name: &str) -> Option<u64> {
     let url = format!("{}/metrics", process.metrics_url.as_ref()?);
     let text = client().get(url).send().await.ok()?.text().await.ok()?;
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("ragmesh_index_repairs_total{"))
-        .collect();
+    let prefix = format!("{name}{{");
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(&prefix)).collect();
     if lines.is_empty() {
         return None;
     }
@@ -402,7 +401,7 @@ async fn kill_loop() {
         let listing = listed(&mut client).await;
         check_listing(&mut ledger.lock().unwrap(), &listing, round);
         if !listing.is_empty() {
-            let reported = repairs_reported(&process).await;
+            let reported = metric_sum(&process, "ragmesh_index_repairs_total").await;
             assert!(reported.is_some(), "no ragmesh_index_repairs_total series");
             repairs += reported.unwrap_or(0);
         }
@@ -430,7 +429,9 @@ async fn kill_loop() {
     let listing = listed(&mut client).await;
     let mut ledger = ledger.lock().unwrap().clone();
     check_listing(&mut ledger, &listing, KILLS);
-    repairs += repairs_reported(&process).await.unwrap_or(0);
+    repairs += metric_sum(&process, "ragmesh_index_repairs_total")
+        .await
+        .unwrap_or(0);
     let present = ledger
         .known
         .values()
@@ -461,6 +462,12 @@ async fn kill_loop() {
     assert_eq!(
         (info.documents as usize, info.chunks),
         (listing.len(), total)
+    );
+    // The vector store holds exactly the chunks (no vector of a lost or deleted chunk).
+    assert_eq!(
+        metric_sum(&process, "ragmesh_index_vectors").await,
+        Some(u64::from(total)),
+        "live vectors differ from chunks"
     );
     println!(
         "{KILLS} kills in {:.1} s: {} documents written, {present} present ({} chunks), {} acknowledged ingests, {} acknowledged deletes, {in_flight_at_kill} requests in flight at a kill, {repairs} start-up repairs",

@@ -33,6 +33,8 @@ pub struct CollectionInfo {
     pub name: String,
     pub documents: usize,
     pub chunks: usize,
+    /// Live vectors (equal to `chunks` once the stores are reconciled).
+    pub vectors: usize,
 }
 
 /// What opening found and repaired.
@@ -227,8 +229,10 @@ impl Collection {
     }
 
     pub fn info(&self) -> CollectionInfo {
+        let vectors = self.vectors.read().live_len();
         let catalog = self.catalog.read();
         CollectionInfo {
+            vectors,
             name: self.name.clone(),
             documents: catalog.document_count(),
             chunks: catalog.chunk_count(),

@@ -3,7 +3,8 @@
 //! pool) and upsert them; delete a source from every index. Records
 //! `ragmesh_ingest_documents_total`, `ragmesh_ingest_chunks_total{change}`,
 //! `ragmesh_ingest_failures_total{kind=client|server}` and the collection's size gauges
-//! (`ragmesh_index_documents{collection}`, `ragmesh_index_chunks{collection}`).
+//! (`ragmesh_index_documents{collection}`, `ragmesh_index_chunks{collection}`,
+//! `ragmesh_index_vectors{collection}`).
 
 use crate::{ComputePool, RetrievalError, RetrievalState};
 use ragmesh_core::{Classify, validate_collection};
@@ -48,6 +49,8 @@ pub(crate) fn record_collection_size(info: &ragmesh_index::CollectionInfo) {
         .set(info.documents as f64);
     metrics::gauge!("ragmesh_index_chunks", "collection" => info.name.clone())
         .set(info.chunks as f64);
+    metrics::gauge!("ragmesh_index_vectors", "collection" => info.name.clone())
+        .set(info.vectors as f64);
 }
 
 async fn ingest_documents(
