@@ -10,12 +10,15 @@
 //! collection in `<data_dir>/restoring/`, opens it there to check that the vectors and chunk
 //! documents agree with each other and with the manifest, and only then renames it into
 //! `collections/` — so a bad archive, or a crash mid-restore, touches no existing collection.
+//! Chunk ids are derived again for the restored name, so the copy behaves exactly like a
+//! collection ingested under that name.
 
 use crate::backup_archive::{self, FORMAT_VERSION, Manifest};
 use crate::collection::{log_path, text_dir};
-use crate::text_index::TextIndex;
-use crate::{Collection, Collections, IndexError, vector_log};
-use std::collections::BTreeSet;
+use crate::text_index::{StoredChunk, TextIndex};
+use crate::vector_log::{VectorLog, VectorRecord};
+use crate::{ChunkId, Collection, Collections, IndexError, vector_log};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -154,11 +157,10 @@ fn build(
     name: &str,
     content: &backup_archive::ArchiveContent,
 ) -> Result<(), IndexError> {
-    std::fs::write(log_path(dir), &content.vectors_log)
-        .map_err(|e| IndexError::io(format!("write {}", log_path(dir).display()), e))?;
+    let chunks = rekey(dir, name, content)?;
     {
         let (text, mut writer) = TextIndex::open_or_create(&text_dir(dir))?;
-        for chunk in &content.chunks {
+        for chunk in &chunks {
             writer.add_document(text.document(chunk))?;
         }
         writer.commit()?;
@@ -195,6 +197,71 @@ fn build(
     file.sync_all()
         .map_err(|e| IndexError::io(format!("sync {}", log_path(dir).display()), e))?;
     sync_dir(dir)
+}
+
+/// Chunk ids derive from the collection name: under another name every chunk gets the id an
+/// ingest into that collection would give it (so re-ingesting the same text there adds
+/// nothing), and the vector log is rewritten with the new ids, in the same order.
+fn rekey(
+    dir: &Path,
+    name: &str,
+    content: &backup_archive::ArchiveContent,
+) -> Result<Vec<StoredChunk>, IndexError> {
+    let mut by_source: BTreeMap<&str, Vec<&StoredChunk>> = BTreeMap::new();
+    for chunk in &content.chunks {
+        by_source.entry(&chunk.source).or_default().push(chunk);
+    }
+    let mut new_ids: HashMap<ChunkId, ChunkId> = HashMap::with_capacity(content.chunks.len());
+    let mut chunks = Vec::with_capacity(content.chunks.len());
+    for (source, mut parts) in by_source {
+        parts.sort_by_key(|c| c.chunk_index);
+        let texts: Vec<&str> = parts.iter().map(|c| c.text.as_str()).collect();
+        for (chunk, id) in parts
+            .iter()
+            .zip(ChunkId::for_document(name, source, &texts))
+        {
+            if new_ids.insert(chunk.id, id).is_some() {
+                return Err(IndexError::BadArchive(format!(
+                    "chunks.bin holds chunk {} twice",
+                    chunk.id.to_hex()
+                )));
+            }
+            chunks.push(StoredChunk {
+                id,
+                ..(*chunk).clone()
+            });
+        }
+    }
+    let path = log_path(dir);
+    std::fs::write(&path, &content.vectors_log)
+        .map_err(|e| IndexError::io(format!("write {}", path.display()), e))?;
+    let mut puts: Vec<(ChunkId, Vec<f32>)> = Vec::with_capacity(chunks.len());
+    let mut problem = None;
+    let (mut log, replay) = VectorLog::open(&path, |record| {
+        match record {
+            VectorRecord::Put { id, vector } => match new_ids.get(&id) {
+                Some(&new) => puts.push((new, vector)),
+                None => {
+                    problem.get_or_insert(format!(
+                        "vectors.log holds a vector of unknown chunk {}",
+                        id.to_hex()
+                    ));
+                }
+            },
+            VectorRecord::Delete { .. } => {
+                problem.get_or_insert("vectors.log holds a delete record".to_string());
+            }
+        }
+        Ok(())
+    })?;
+    if replay.truncated_bytes > 0 {
+        problem.get_or_insert("vectors.log ends with a torn record".to_string());
+    }
+    if let Some(problem) = problem {
+        return Err(IndexError::BadArchive(problem));
+    }
+    log.rewrite(puts.iter().map(|(id, v)| (*id, v.as_slice())))?;
+    Ok(chunks)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), IndexError> {

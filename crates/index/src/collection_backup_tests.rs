@@ -41,17 +41,42 @@ fn a_restored_collection_answers_like_the_original() {
     assert_eq!((manifest.documents, manifest.chunks), (3, 3));
 
     let target = Collections::new(b.path()).unwrap();
-    let report = target.restore(&archive, Some("copy"), false).unwrap();
+    let report = target.restore(&archive, None, false).unwrap();
     assert_eq!(
-        (report.documents, report.chunks, report.replaced),
-        (3, 3, false)
+        (
+            report.collection.as_str(),
+            report.documents,
+            report.chunks,
+            report.replaced
+        ),
+        ("src", 3, 3, false)
     );
-    assert_eq!(results(&source, "src"), results(&target, "copy"));
+    assert_eq!(results(&source, "src"), results(&target, "src"));
     drop(target);
     // Durable: a fresh process finds the same collection.
     let reopened = Collections::new(b.path()).unwrap();
-    assert_eq!(reopened.names().unwrap(), vec!["copy".to_string()]);
-    assert_eq!(results(&source, "src"), results(&reopened, "copy"));
+    assert_eq!(reopened.names().unwrap(), vec!["src".to_string()]);
+    assert_eq!(results(&source, "src"), results(&reopened, "src"));
+}
+
+#[test]
+fn a_copy_under_another_name_gets_that_names_chunk_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let collections = Collections::new(dir.path()).unwrap();
+    seeded(&collections);
+    let (_, archive) = collections.get("src").unwrap().backup().unwrap();
+    collections.restore(&archive, Some("copy"), false).unwrap();
+    let copy = collections.get("copy").unwrap();
+    assert_eq!(copy.info().chunks, 3);
+    // Ingesting the same text into the copy adds nothing, as in a collection ingested there.
+    let again = copy
+        .upsert(vec![document("a.md", "alpha notes")], embed)
+        .unwrap();
+    assert_eq!((again.chunks, again.chunks_added), (1, 0));
+    assert_eq!(
+        ids(&copy, Method::Vector, "alpha")[0],
+        copy.chunk_ids("a.md").unwrap()[0]
+    );
 }
 
 #[test]
@@ -100,7 +125,10 @@ fn an_occupied_name_needs_replace() {
     drop(other);
     let report = collections.restore(&archive, Some("other"), true).unwrap();
     assert!(report.replaced);
-    assert_eq!(results(&collections, "src"), results(&collections, "other"));
+    assert_eq!(
+        collections.get("other").unwrap().info().chunks,
+        collections.get("src").unwrap().info().chunks
+    );
     assert!(
         collections
             .get("other")
