@@ -1,13 +1,9 @@
 //! The `Backup` and `Restore` RPCs: a collection's archive (built by `ragmesh-index`, see
 //! `Collection::backup`) streamed out in parts, and an archive streamed in, bounded in size,
 //! verified and restored. Both count in `ragmesh_backup_bytes_total{op}`.
-//!
-//! Both run on tokio's blocking threads, never on the compute pool: an ingest holds the
-//! collection's write lock while it embeds, and the embedding's rayon joins let a pool thread
-//! pick up other pool jobs while it waits — a backup picked up that way would wait for the
-//! write lock held further down its own thread's stack, forever.
+//! Both take a collection's write lock, so they run through `ComputePool::run_writer`.
 
-use crate::{RetrievalError, RetrievalState};
+use crate::{ComputePool, RetrievalError, RetrievalState};
 use ragmesh_core::validate_collection;
 use ragmesh_proto::{ArchivePart, BackupRequest, RestorePart, RestoreResponse};
 use std::sync::Arc;
@@ -21,11 +17,14 @@ pub const MAX_ARCHIVE_BYTES: usize = 4 * 1024 * 1024 * 1024;
 /// The archive of a collection, split into parts.
 pub(crate) async fn backup(
     state: &Arc<RetrievalState>,
+    pool: &ComputePool,
     request: BackupRequest,
 ) -> Result<Vec<ArchivePart>, RetrievalError> {
     let name = validate_collection(&request.collection)?.to_string();
     let state = Arc::clone(state);
-    let (manifest, archive) = off_pool(move || Ok(state.collections.get(&name)?.backup()?)).await?;
+    let (manifest, archive) = pool
+        .run_writer(move |_| Ok(state.collections.get(&name)?.backup()?))
+        .await?;
     metrics::counter!("ragmesh_backup_bytes_total", "op" => "backup")
         .increment(archive.len() as u64);
     tracing::info!(
@@ -45,6 +44,7 @@ pub(crate) async fn backup(
 
 pub(crate) async fn restore(
     state: &Arc<RetrievalState>,
+    pool: &ComputePool,
     mut parts: Streaming<RestorePart>,
 ) -> Result<RestoreResponse, RetrievalError> {
     let mut archive = Vec::new();
@@ -69,27 +69,20 @@ pub(crate) async fn restore(
     metrics::counter!("ragmesh_backup_bytes_total", "op" => "restore")
         .increment(archive.len() as u64);
     let state = Arc::clone(state);
-    let report = off_pool(move || {
-        let name = (!name.is_empty()).then_some(name.as_str());
-        let report = state.collections.restore(&archive, name, replace)?;
-        crate::ingest::record_collection_size(&state.collections.get(&report.collection)?.info());
-        Ok(report)
-    })
-    .await?;
+    let report = pool
+        .run_writer(move |_| {
+            let name = (!name.is_empty()).then_some(name.as_str());
+            let report = state.collections.restore(&archive, name, replace)?;
+            crate::ingest::record_collection_size(
+                &state.collections.get(&report.collection)?.info(),
+            );
+            Ok(report)
+        })
+        .await?;
     Ok(RestoreResponse {
         collection: report.collection,
         documents: report.documents as u32,
         chunks: report.chunks as u32,
         replaced: report.replaced,
     })
-}
-
-/// Runs blocking index work on tokio's blocking threads (see the module docs for why not on
-/// the compute pool).
-async fn off_pool<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, RetrievalError> + Send + 'static,
-) -> Result<T, RetrievalError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| RetrievalError::Worker(e.to_string()))?
 }

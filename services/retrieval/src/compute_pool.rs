@@ -47,4 +47,20 @@ impl ComputePool {
             .await
             .map_err(|e| RetrievalError::Worker(e.to_string()))?
     }
+
+    /// Runs `work`, which takes a collection's write lock, on a blocking thread outside the
+    /// pool; `work` runs its parallel parts (chunking, embedding) on the pool with
+    /// `install`. A pool thread must never wait for a write lock: while it waits in a rayon
+    /// join (the embedding's matrix products) it may pick up another pool job, and if that
+    /// job waits for a write lock held further down the same stack, nothing runs again.
+    pub async fn run_writer<T, F>(&self, work: F) -> Result<T, RetrievalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rayon::ThreadPool) -> Result<T, RetrievalError> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.pool);
+        tokio::task::spawn_blocking(move || work(&pool))
+            .await
+            .map_err(|e| RetrievalError::Worker(e.to_string()))?
+    }
 }

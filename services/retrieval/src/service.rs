@@ -120,9 +120,12 @@ impl Retrieval for RetrievalService {
         &self,
         request: Request<BackupRequest>,
     ) -> Result<Response<Self::BackupStream>, Status> {
-        let parts = respond("Backup", backup::backup(&self.state, request.into_inner()))
-            .await?
-            .into_inner();
+        let parts = respond(
+            "Backup",
+            backup::backup(&self.state, &self.pool, request.into_inner()),
+        )
+        .await?
+        .into_inner();
         let stream: ArchiveStream = Box::pin(tokio_stream::iter(parts.into_iter().map(Ok)));
         Ok(Response::new(stream))
     }
@@ -133,7 +136,7 @@ impl Retrieval for RetrievalService {
     ) -> Result<Response<RestoreResponse>, Status> {
         respond(
             "Restore",
-            backup::restore(&self.state, request.into_inner()),
+            backup::restore(&self.state, &self.pool, request.into_inner()),
         )
         .await
     }
