@@ -1,7 +1,10 @@
-//! The service's own rayon pool for model and index work. Every blocking call (embedding,
-//! chunking, indexing, searching) runs in `spawn_blocking` inside this pool, so the services
-//! that share a process under `ragmesh up` cannot starve each other and the async runtime
-//! never blocks.
+//! The service's own rayon pool for model and index work. Blocking calls (embedding,
+//! chunking, searching) run in `spawn_blocking` inside this pool, so the services that share
+//! a process under `ragmesh up` cannot starve each other and the async runtime never blocks.
+//! Work that takes a collection's write lock (ingest, delete, backup, restore) runs on a
+//! blocking thread outside the pool and sends only its chunking and embedding into it
+//! ([`ComputePool::run_writer`]); the graph linking of an ingest then uses rayon's global
+//! pool.
 
 use crate::RetrievalError;
 use std::sync::Arc;
