@@ -32,6 +32,10 @@ pub enum Command {
     Query(QueryArgs),
     /// Measure retrieval quality on a public benchmark.
     Eval(EvalArgs),
+    /// Save a consistent archive of a collection from a running gateway (it keeps serving).
+    Backup(BackupArgs),
+    /// Restore an archive made by `ragmesh backup` through a running gateway.
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -246,4 +250,29 @@ pub struct EvalBeirArgs {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[arg(long, short)]
+    pub collection: String,
+    /// Archive file to write (replaced only once the whole archive has arrived).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub gateway: GatewayArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Archive made by `ragmesh backup`.
+    pub file: PathBuf,
+    /// Restore under this name (default: the collection's name in the archive).
+    #[arg(long, short)]
+    pub collection: Option<String>,
+    /// Replace an existing collection of that name (otherwise that is refused).
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub gateway: GatewayArg,
 }

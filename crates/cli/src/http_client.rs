@@ -1,5 +1,6 @@
-//! A small typed client for the gateway's HTTP API, used by `ingest`, `query`, `eval` and
-//! `up --demo`. Error bodies (`{"error":{"code","message"}}`) become readable errors.
+//! A small typed client for the gateway's HTTP API, used by `ingest`, `query`, `eval`,
+//! `backup`, `restore` and `up --demo`. Error bodies (`{"error":{"code","message"}}`) become
+//! readable errors.
 
 use anyhow::Context;
 use futures::StreamExt;
@@ -114,6 +115,51 @@ impl GatewayClient {
         let response = self
             .http
             .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
+        Self::json_or_error(response).await
+    }
+
+    /// POSTs `path` and writes the answer's body to `out` (via `out.partial`, fsync'd and
+    /// renamed, so `out` never holds a partial download). Returns the bytes written.
+    pub async fn download(&self, path: &str, out: &std::path::Path) -> anyhow::Result<u64> {
+        use std::io::Write;
+        let response = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
+        if !response.status().is_success() {
+            Self::json_or_error(response).await?;
+            anyhow::bail!("the gateway refused the download");
+        }
+        let partial = out.with_extension("partial");
+        let mut file = std::fs::File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        let mut written = 0u64;
+        let mut body = response.bytes_stream();
+        while let Some(part) = body.next().await {
+            let part = part.context("the download broke off")?;
+            file.write_all(&part)
+                .with_context(|| format!("cannot write {}", partial.display()))?;
+            written += part.len() as u64;
+        }
+        file.sync_all()
+            .with_context(|| format!("cannot sync {}", partial.display()))?;
+        std::fs::rename(&partial, out)
+            .with_context(|| format!("cannot rename {} to {}", partial.display(), out.display()))?;
+        Ok(written)
+    }
+
+    /// POSTs raw bytes (`application/octet-stream`) and returns the JSON answer.
+    pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", "application/octet-stream")
+            .body(body)
             .send()
             .await
             .with_context(|| format!("cannot reach the gateway at {}", self.base))?;

@@ -4,6 +4,7 @@
 //! in its own module.
 
 mod args;
+mod backup_cmd;
 mod eval;
 mod http_client;
 mod ingest;
@@ -49,6 +50,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(a) => models_cmd::run(config.as_deref(), a).await,
         Command::Ingest(a) => ingest::run(a).await,
         Command::Query(a) => query::run(a).await,
+        Command::Backup(a) => backup_cmd::backup(a).await,
+        Command::Restore(a) => backup_cmd::restore(a).await,
         Command::Eval(a) => eval::run(config.as_deref(), a).await,
     }
 }

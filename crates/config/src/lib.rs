@@ -82,6 +82,9 @@ impl Settings {
         if self.gateway.max_body_bytes == 0 {
             return invalid("gateway.max_body_bytes must be positive");
         }
+        if self.gateway.max_restore_bytes == 0 {
+            return invalid("gateway.max_restore_bytes must be positive");
+        }
         if !(1..=50).contains(&self.gateway.default_k) {
             return invalid("gateway.default_k must be in 1..=50");
         }

@@ -205,6 +205,8 @@ pub struct GatewaySettings {
     pub generation_url: String,
     /// Largest request body (JSON or multipart), bytes.
     pub max_body_bytes: usize,
+    /// Largest backup archive `POST /api/restore` accepts, bytes.
+    pub max_restore_bytes: usize,
     pub max_query_chars: usize,
     pub default_k: u32,
     /// Candidates sent to the reranker when a query asks for reranking.
@@ -223,6 +225,7 @@ impl Default for GatewaySettings {
             rerank_url: "http://127.0.0.1:50052".into(),
             generation_url: "http://127.0.0.1:50053".into(),
             max_body_bytes: 16 * 1024 * 1024,
+            max_restore_bytes: 1024 * 1024 * 1024,
             max_query_chars: 4096,
             default_k: 5,
             rerank_top_n: 10,

@@ -4,7 +4,9 @@
 //! Opening replays the log, scans the text index and reconciles the two: a vector without
 //! a chunk document, or a chunk document without a vector, is the trace of a write that was
 //! interrupted before it was acknowledged, and is removed so that nothing half-indexed is
-//! ever visible. Writes ([`crate::collection_write`]) are serialized by one mutex; searches
+//! ever visible; a chunk document stored twice keeps one copy. The graph is rebuilt from the
+//! log, so it holds exactly the log's live vectors. [`OpenReport`] says what was repaired
+//! (the retrieval service turns it into `ragmesh_index_repairs_total`). Writes ([`crate::collection_write`]) are serialized by one mutex; searches
 //! ([`crate::collection_search`]) take no write lock and run concurrently with them.
 
 use crate::catalog::Catalog;
@@ -31,6 +33,8 @@ pub struct CollectionInfo {
     pub name: String,
     pub documents: usize,
     pub chunks: usize,
+    /// Live vectors (equal to `chunks` once the stores are reconciled).
+    pub vectors: usize,
 }
 
 /// What opening found and repaired.
@@ -45,6 +49,8 @@ pub struct OpenReport {
     pub orphan_documents: usize,
     /// Vectors removed because their chunk document was missing.
     pub orphan_vectors: usize,
+    /// Extra copies of a chunk document (same chunk id stored twice) removed; one copy kept.
+    pub duplicate_documents: usize,
 }
 
 /// State only a writer touches.
@@ -125,22 +131,31 @@ impl Collection {
             });
         }
 
-        // Reconcile: keep exactly the chunks present in both stores.
+        // Reconcile: keep exactly the chunks present in both stores, each once.
         let mut catalog = Catalog::default();
         let mut seen = HashSet::new();
         let mut orphan_documents = Vec::new();
+        let mut duplicates = Vec::new();
         for chunk in text.scan(&searcher)? {
-            if !vectors.contains(chunk.id) || !seen.insert(chunk.id) {
+            if !vectors.contains(chunk.id) {
                 orphan_documents.push(chunk.id);
-                continue;
+            } else if !seen.insert(chunk.id) {
+                duplicates.push(chunk.id);
+            } else {
+                catalog.add_chunk(&chunk.source, chunk.id, chunk.chunk_index, &chunk.metadata);
             }
-            catalog.add_chunk(&chunk.source, chunk.id, chunk.chunk_index, &chunk.metadata);
         }
         let orphan_vectors: Vec<ChunkId> =
             vectors.live_ids().filter(|id| !seen.contains(id)).collect();
-        if !orphan_documents.is_empty() {
-            for id in &orphan_documents {
+        if !orphan_documents.is_empty() || !duplicates.is_empty() {
+            // Deleting a term removes every copy: the kept copy of a duplicate is re-added
+            // in the same commit, so the chunk is never missing from the committed index.
+            let keep = text.fetch(&searcher, &duplicates)?;
+            for id in orphan_documents.iter().chain(keep.keys()) {
                 index_writer.delete_term(text.id_term(*id));
+            }
+            for chunk in keep.values() {
+                index_writer.add_document(text.document(chunk))?;
             }
             index_writer.commit()?;
             text.reload()?;
@@ -161,14 +176,19 @@ impl Collection {
             log_truncated_bytes: replay.truncated_bytes,
             orphan_documents: orphan_documents.len(),
             orphan_vectors: orphan_vectors.len(),
+            duplicate_documents: duplicates.len(),
         };
-        if open_report.orphan_documents + open_report.orphan_vectors > 0
+        if open_report.orphan_documents
+            + open_report.orphan_vectors
+            + open_report.duplicate_documents
+            > 0
             || replay.truncated_bytes > 0
         {
             tracing::warn!(
                 collection = name,
                 orphan_documents = open_report.orphan_documents,
                 orphan_vectors = open_report.orphan_vectors,
+                duplicate_documents = open_report.duplicate_documents,
                 log_truncated_bytes = replay.truncated_bytes,
                 "repaired the traces of an interrupted write"
             );
@@ -209,8 +229,10 @@ impl Collection {
     }
 
     pub fn info(&self) -> CollectionInfo {
+        let vectors = self.vectors.read().live_len();
         let catalog = self.catalog.read();
         CollectionInfo {
+            vectors,
             name: self.name.clone(),
             documents: catalog.document_count(),
             chunks: catalog.chunk_count(),

@@ -1,9 +1,10 @@
 //! Crash-recovery tests of a collection: they forge the on-disk traces an interrupted write
 //! leaves (a vector logged without its chunk document, a document whose vector was deleted,
-//! a torn log record) and check that reopening removes exactly those, so nothing
+//! a torn log record, a chunk document stored twice) and check that reopening removes exactly those, so nothing
 //! half-indexed is visible to either leg.
 
-use crate::collection::log_path;
+use crate::collection::{log_path, text_dir};
+use crate::text_index::TextIndex;
 use crate::vector_log::{VectorLog, VectorRecord};
 use crate::{ChunkId, Collection, DocumentInput, Filters, IndexError, Method, SearchRequest};
 use std::io::Write;
@@ -130,6 +131,34 @@ fn a_document_whose_vector_is_gone_is_removed_on_open() {
     drop(collection);
     let collection = Collection::open(dir.path(), "c").unwrap();
     assert_eq!(collection.open_report().orphan_documents, 0);
+}
+
+#[test]
+fn a_chunk_document_stored_twice_keeps_exactly_one_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let collection = seeded(dir.path());
+    let alpha = collection.chunk_ids("a.md").unwrap()[0];
+    drop(collection);
+    {
+        let (text, mut writer) = TextIndex::open_or_create(&text_dir(dir.path())).unwrap();
+        let copy = text.fetch(&text.searcher(), &[alpha]).unwrap()[&alpha].clone();
+        writer.add_document(text.document(&copy)).unwrap();
+        writer.commit().unwrap();
+    }
+
+    let collection = Collection::open(dir.path(), "c").unwrap();
+    assert_eq!(collection.open_report().duplicate_documents, 1);
+    let hits = ids(&collection, Method::Bm25, "alpha");
+    assert_eq!(
+        hits.iter().filter(|&&id| id == alpha).count(),
+        1,
+        "{hits:?}"
+    );
+    assert_eq!(collection.info().chunks, 2);
+    drop(collection);
+    let collection = Collection::open(dir.path(), "c").unwrap();
+    assert_eq!(collection.open_report().duplicate_documents, 0);
+    assert!(ids(&collection, Method::Bm25, "alpha").contains(&alpha));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The one error type of the index crate. Callers (the retrieval service) turn it into a gRPC
 //! status through `ragmesh_core::to_status`, so the variant decides what a client sees:
-//! bad input is InvalidArgument, a missing collection or source is NotFound, and anything
+//! bad input is InvalidArgument, a missing collection or source is NotFound, a corrupt backup
+//! archive is UnprocessableEntity, restoring over a collection is AlreadyExists, and anything
 //! that went wrong on disk is Internal.
 
 use ragmesh_core::{Classify, CoreError, ErrorCode};
@@ -42,6 +43,10 @@ pub enum IndexError {
     CorruptLog { path: String, reason: String },
     #[error("index task failed: {0}")]
     TaskFailed(String),
+    #[error("backup archive refused: {0}")]
+    BadArchive(String),
+    #[error("collection '{0}' already exists (restore with replace to overwrite it)")]
+    CollectionExists(String),
 }
 
 impl IndexError {
@@ -68,6 +73,8 @@ impl Classify for IndexError {
             IndexError::CollectionNotFound(_) | IndexError::SourceNotFound { .. } => {
                 ErrorCode::NotFound
             }
+            IndexError::BadArchive(_) => ErrorCode::UnprocessableEntity,
+            IndexError::CollectionExists(_) => ErrorCode::AlreadyExists,
             IndexError::BadOffsets(_)
             | IndexError::EmbeddingCount { .. }
             | IndexError::Tantivy(_)

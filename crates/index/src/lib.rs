@@ -6,10 +6,15 @@
 //! from a data directory. Searches run the BM25 and vector legs concurrently and fuse them
 //! with reciprocal rank fusion ([`fusion`]).
 
+mod backup_archive;
 mod catalog;
 mod chunk_id;
 mod chunker;
 mod collection;
+mod collection_backup;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod collection_backup_tests;
 mod collection_search;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -28,9 +33,11 @@ mod text_index;
 mod vector_index;
 mod vector_log;
 
+pub use backup_archive::{FORMAT_VERSION as BACKUP_FORMAT_VERSION, Manifest as BackupManifest};
 pub use chunk_id::ChunkId;
 pub use chunker::{Chunker, TextChunk};
 pub use collection::{Collection, CollectionInfo, DocumentInfo, OpenReport};
+pub use collection_backup::RestoreReport;
 pub use collection_write::{DocumentInput, UpsertReport};
 pub use error::IndexError;
 pub use metadata::{Filters, Metadata, SOURCE_FILTER_KEY, validate_entries};

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct Collections {
-    root: PathBuf,
-    open: Mutex<HashMap<String, Arc<Collection>>>,
+    pub(crate) root: PathBuf,
+    pub(crate) open: Mutex<HashMap<String, Arc<Collection>>>,
 }
 
 impl std::fmt::Debug for Collections {

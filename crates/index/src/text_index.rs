@@ -236,10 +236,23 @@ impl TextIndex {
 
     /// Every live chunk, without its text (for start-up reconciliation and the catalog).
     pub fn scan(&self, searcher: &Searcher) -> Result<Vec<StoredChunk>, IndexError> {
+        self.scan_all(searcher, false)
+    }
+
+    /// Every live chunk with its text (for backups).
+    pub fn scan_with_text(&self, searcher: &Searcher) -> Result<Vec<StoredChunk>, IndexError> {
+        self.scan_all(searcher, true)
+    }
+
+    fn scan_all(
+        &self,
+        searcher: &Searcher,
+        with_text: bool,
+    ) -> Result<Vec<StoredChunk>, IndexError> {
         let mut chunks = Vec::with_capacity(searcher.num_docs() as usize);
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             for doc in segment.doc_ids_alive() {
-                chunks.push(self.read(searcher, DocAddress::new(ord as u32, doc), false)?);
+                chunks.push(self.read(searcher, DocAddress::new(ord as u32, doc), with_text)?);
             }
         }
         Ok(chunks)

@@ -177,6 +177,21 @@ impl VectorLog {
     }
 }
 
+/// A complete log holding `live` puts in order (the vector file of a backup archive).
+pub(crate) fn encode_log<'a>(live: impl Iterator<Item = (ChunkId, &'a [f32])>) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    for (id, vector) in live {
+        encode_record(
+            &VectorRecord::Put {
+                id,
+                vector: vector.to_vec(),
+            },
+            &mut out,
+        );
+    }
+    out
+}
+
 fn encode_record(record: &VectorRecord, out: &mut Vec<u8>) {
     let mut payload = Vec::new();
     match record {

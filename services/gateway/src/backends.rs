@@ -9,12 +9,12 @@ use crate::request_context::RequestContext;
 use ragmesh_config::{RpcSettings, Settings, split_urls};
 use ragmesh_core::{ErrorCode, status_from};
 use ragmesh_proto::v1::{
-    DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse, GenerateChunk, GenerateRequest,
-    IngestRequest, IngestResponse, ListCollectionsRequest, ListCollectionsResponse,
-    ListDocumentsRequest, ListDocumentsResponse, RerankRequest, RerankResponse, RetrieveRequest,
-    RetrieveResponse, generation_client::GenerationClient, generation_server,
-    rerank_client::RerankClient, rerank_server, retrieval_client::RetrievalClient,
-    retrieval_server,
+    ArchivePart, BackupRequest, DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse,
+    GenerateChunk, GenerateRequest, IngestRequest, IngestResponse, ListCollectionsRequest,
+    ListCollectionsResponse, ListDocumentsRequest, ListDocumentsResponse, RerankRequest,
+    RerankResponse, RestorePart, RestoreResponse, RetrieveRequest, RetrieveResponse,
+    generation_client::GenerationClient, generation_server, rerank_client::RerankClient,
+    rerank_server, retrieval_client::RetrievalClient, retrieval_server,
 };
 use ragmesh_rpc::{BreakerState, CallError, ClientOptions, Retry, Upstream};
 use std::sync::Arc;
@@ -222,6 +222,39 @@ impl Backends {
             .call(Retry::Never, self.rpc_timeout, |channel, left| {
                 let request = ctx.grpc_request(message.clone(), left);
                 async move { Self::retrieval_client(channel).delete(request).await }
+            })
+            .await;
+        result.map_err(|e| self.error(Backend::Retrieval, e))
+    }
+
+    /// A collection's backup archive, as the retrieval service streams it.
+    pub async fn backup(
+        &self,
+        message: BackupRequest,
+        ctx: &RequestContext,
+    ) -> Result<tonic::Streaming<ArchivePart>, GatewayError> {
+        let result = self
+            .retrieval
+            .call(Retry::Never, self.ingest_timeout, |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move { Self::retrieval_client(channel).backup(request).await }
+            })
+            .await;
+        result.map_err(|e| self.error(Backend::Retrieval, e))
+    }
+
+    /// Sends an archive in parts; the first carries the options. Not retried (a restore whose
+    /// answer was lost may have been applied).
+    pub async fn restore(
+        &self,
+        parts: Vec<RestorePart>,
+        ctx: &RequestContext,
+    ) -> Result<RestoreResponse, GatewayError> {
+        let result = self
+            .retrieval
+            .call(Retry::Never, self.ingest_timeout, |channel, left| {
+                let request = ctx.grpc_request(futures::stream::iter(parts.clone()), left);
+                async move { Self::retrieval_client(channel).restore(request).await }
             })
             .await;
         result.map_err(|e| self.error(Backend::Retrieval, e))

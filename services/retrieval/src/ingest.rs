@@ -1,9 +1,10 @@
 //! The `Ingest` and `Delete` RPCs: validate documents, chunk them by the model's word
 //! pieces, embed only chunks the collection does not hold yet (in batches, on the compute
-//! pool) and upsert them; delete a source from every index. Records
+//! pool) and upsert them (the write lock is taken off the pool, see `ComputePool::run_writer`); delete a source from every index. Records
 //! `ragmesh_ingest_documents_total`, `ragmesh_ingest_chunks_total{change}`,
 //! `ragmesh_ingest_failures_total{kind=client|server}` and the collection's size gauges
-//! (`ragmesh_index_documents{collection}`, `ragmesh_index_chunks{collection}`).
+//! (`ragmesh_index_documents{collection}`, `ragmesh_index_chunks{collection}`,
+//! `ragmesh_index_vectors{collection}`).
 
 use crate::{ComputePool, RetrievalError, RetrievalState};
 use ragmesh_core::{Classify, validate_collection};
@@ -48,6 +49,8 @@ pub(crate) fn record_collection_size(info: &ragmesh_index::CollectionInfo) {
         .set(info.documents as f64);
     metrics::gauge!("ragmesh_index_chunks", "collection" => info.name.clone())
         .set(info.chunks as f64);
+    metrics::gauge!("ragmesh_index_vectors", "collection" => info.name.clone())
+        .set(info.vectors as f64);
 }
 
 async fn ingest_documents(
@@ -58,13 +61,18 @@ async fn ingest_documents(
     let collection_name = validate_collection(&request.collection)?.to_string();
     validate_documents(&request.documents)?;
     let state = Arc::clone(state);
-    pool.run(move || {
-        let mut documents = Vec::with_capacity(request.documents.len());
-        for document in request.documents {
-            documents.push(chunk_document(&state, document)?);
-        }
+    pool.run_writer(move |pool| {
+        let documents = pool.install(|| {
+            request
+                .documents
+                .into_iter()
+                .map(|document| chunk_document(&state, document))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         let collection = state.collections.get_or_create(&collection_name)?;
-        let report = collection.upsert(documents, |texts: &[&str]| state.embed_batched(texts))?;
+        let report = collection.upsert(documents, |texts: &[&str]| {
+            pool.install(|| state.embed_batched(texts))
+        })?;
         metrics::counter!("ragmesh_ingest_chunks_total", "change" => "added")
             .increment(report.chunks_added as u64);
         metrics::counter!("ragmesh_ingest_chunks_total", "change" => "removed")
@@ -98,7 +106,7 @@ pub(crate) async fn delete(
     let collection_name = validate_collection(&request.collection)?.to_string();
     validate_source(&request.source)?;
     let state = Arc::clone(state);
-    pool.run(move || {
+    pool.run_writer(move |_| {
         let collection = state.collections.get(&collection_name)?;
         let deleted = collection.delete_source(&request.source)?;
         record_collection_size(&collection.info());

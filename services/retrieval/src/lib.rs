@@ -6,13 +6,16 @@
 //! A thin shell: this crate validates requests, runs model and index work on the service's
 //! own rayon pool and records metrics; the logic lives in the two library crates.
 
+mod backup;
 mod compute_pool;
 mod error;
 mod ingest;
 mod retrieve;
 mod service;
+mod startup_check;
 mod state;
 
+pub use backup::{MAX_ARCHIVE_BYTES, PART_BYTES};
 pub use compute_pool::ComputePool;
 pub use error::RetrievalError;
 pub use ingest::{MAX_DOCUMENTS, MAX_SOURCE_CHARS};
@@ -40,6 +43,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), RetrievalError> {
+    // The recorder must exist before the collections are opened: the start-up check and
+    // the failure counters record into it.
+    ragmesh_telemetry::register_service("retrieval");
     let pool = ComputePool::new(settings.retrieval.threads)?;
     let state = {
         let settings = settings.clone();

@@ -2,17 +2,22 @@
 //! statuses through the shared table (`ragmesh_core::to_status`). Request counts and durations
 //! are recorded for every RPC by `ragmesh_telemetry::RequestMetricsLayer` on the server.
 
-use crate::{ComputePool, RetrievalError, RetrievalState, ingest, retrieve};
+use crate::{ComputePool, RetrievalError, RetrievalState, backup, ingest, retrieve};
 use ragmesh_core::{Classify, to_status};
 use ragmesh_proto::retrieval_server::Retrieval;
 use ragmesh_proto::{
-    DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse, IngestRequest, IngestResponse,
-    ListCollectionsRequest, ListCollectionsResponse, ListDocumentsRequest, ListDocumentsResponse,
-    RetrieveRequest, RetrieveResponse,
+    ArchivePart, BackupRequest, DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse,
+    IngestRequest, IngestResponse, ListCollectionsRequest, ListCollectionsResponse,
+    ListDocumentsRequest, ListDocumentsResponse, RestorePart, RestoreResponse, RetrieveRequest,
+    RetrieveResponse,
 };
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
+
+/// The parts of a backup archive as a server stream.
+type ArchiveStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<ArchivePart, Status>> + Send>>;
 
 #[derive(Debug, Clone)]
 pub struct RetrievalService {
@@ -105,6 +110,33 @@ impl Retrieval for RetrievalService {
         respond(
             "ListDocuments",
             retrieve::list_documents(&self.state, &self.pool, request.into_inner()),
+        )
+        .await
+    }
+
+    type BackupStream = ArchiveStream;
+
+    async fn backup(
+        &self,
+        request: Request<BackupRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        let parts = respond(
+            "Backup",
+            backup::backup(&self.state, &self.pool, request.into_inner()),
+        )
+        .await?
+        .into_inner();
+        let stream: ArchiveStream = Box::pin(tokio_stream::iter(parts.into_iter().map(Ok)));
+        Ok(Response::new(stream))
+    }
+
+    async fn restore(
+        &self,
+        request: Request<Streaming<RestorePart>>,
+    ) -> Result<Response<RestoreResponse>, Status> {
+        respond(
+            "Restore",
+            backup::restore(&self.state, &self.pool, request.into_inner()),
         )
         .await
     }

@@ -49,8 +49,10 @@ impl RetrievalState {
         let chunker = Chunker::new(chunk_tokens, overlap)?;
         let collections = Collections::new(&config.data_dir)?;
         let opened = collections.open_all()?;
+        let repairs = crate::startup_check::record(&collections)?;
         tracing::info!(
             collections = opened,
+            repairs,
             data_dir = %config.data_dir.display(),
             chunk_tokens,
             overlap,

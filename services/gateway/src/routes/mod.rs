@@ -2,6 +2,7 @@
 //! through (request ids and security headers, body limits, panics as JSON 500s, JSON 404/405).
 
 mod admin;
+mod backups;
 mod cache;
 mod collections;
 mod documents;
@@ -25,6 +26,19 @@ use tower_http::catch_panic::CatchPanicLayer;
 /// The gateway's router over `state` (tests drive it directly with `tower::ServiceExt`).
 pub fn router(state: AppState) -> Router {
     let limit = BodyLimit(state.settings.max_body_bytes);
+    let restore_limit = BodyLimit(state.settings.max_restore_bytes);
+    // Archives get their own (larger) body limit.
+    let backups = Router::new()
+        .route(
+            "/api/collections/{collection}/backup",
+            post(backups::backup),
+        )
+        .route("/api/restore", post(backups::restore))
+        .layer(DefaultBodyLimit::max(restore_limit.0))
+        .layer(axum::middleware::from_fn_with_state(
+            restore_limit,
+            enforce_body_limit,
+        ));
     Router::new()
         .route("/api/query", post(query::answer))
         .route("/api/query/stream", post(stream::answer_stream))
@@ -50,13 +64,14 @@ pub fn router(state: AppState) -> Router {
             get(admin::get_log_level).put(admin::put_log_level),
         )
         .route("/api/profile/stats", get(admin::profile_stats))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit.0))
         .layer(axum::middleware::from_fn_with_state(
             limit,
             enforce_body_limit,
         ))
+        .merge(backups)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_context::track))
         .layer(ragmesh_telemetry::RequestMetricsLayer::http("gateway"))
