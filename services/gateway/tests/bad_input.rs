@@ -262,7 +262,7 @@ async fn bad_documents_and_uploads_are_rejected_whole_before_any_backend_call() 
 
     // One good file and one bad: the bad one rejects the request, so nothing reaches retrieval
     // (which, being down, would have answered 503).
-    let (content_type, body) = multipart(&[("good.md", b"# fine"), ("slides.pdf", b"%PDF")]);
+    let (content_type, body) = multipart(&[("good.md", b"# fine"), ("slides.pptx", b"PK")]);
     let (status, _, answer) = send(&app, post_raw(path, &content_type, body)).await;
     assert_error(
         "mixed upload",
@@ -270,17 +270,29 @@ async fn bad_documents_and_uploads_are_rejected_whole_before_any_backend_call() 
         &answer,
         415,
         "unsupported_media_type",
+        "slides.pptx",
+    );
+    // A supported type whose content is broken: 422 naming the file, still nothing stored.
+    let (content_type, body) = multipart(&[("good.md", b"# fine"), ("slides.pdf", b"%PDF")]);
+    let (status, _, answer) = send(&app, post_raw(path, &content_type, body)).await;
+    assert_error(
+        "corrupt upload",
+        status,
+        &answer,
+        422,
+        "unprocessable_entity",
         "slides.pdf",
     );
 
     let (content_type, body) = multipart(&[("empty.txt", b"  \n")]);
     let (status, _, answer) = send(&app, post_raw(path, &content_type, body)).await;
+    // A file with no text cannot be ingested: 422, as for any unreadable content (docs/api.md).
     assert_error(
         "empty upload",
         status,
         &answer,
-        400,
-        "invalid_argument",
+        422,
+        "unprocessable_entity",
         "empty.txt",
     );
 

@@ -336,7 +336,7 @@ async fn retrieval_service_over_grpc() {
     }
     let mut bad_retrieves = vec![
         retrieve_request("q", Method::Hybrid, 0),
-        retrieve_request("q", Method::Hybrid, 51),
+        retrieve_request("q", Method::Hybrid, ragmesh_retrieval::MAX_K + 1),
         retrieve_request("", Method::Hybrid, 5),
         RetrieveRequest {
             method: 9,
