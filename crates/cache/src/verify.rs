@@ -178,8 +178,7 @@ impl QuerySignature {
             if NEGATIONS.contains(&lower.as_str()) || lower.ends_with("n't") {
                 negations += 1;
             }
-            if word.chars().any(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&lower.as_str())
-            {
+            if word.chars().any(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&lower.as_str()) {
                 numbers.push(lower.clone());
             }
             let initial = word.chars().next().is_some_and(char::is_uppercase);
