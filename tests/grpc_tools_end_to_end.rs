@@ -3,6 +3,8 @@
 //! grpc.health.v1 status, and the `grpcio-reflection` client lists its services and fetches
 //! the descriptors of `ragmesh.v1.Rerank` (CI installs both with pip; see `.ci/run`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -13,21 +15,7 @@ use std::process::Command;
 #[test]
 fn python_health_and_reflection_clients_see_a_serving_service() {
     let rerank = RagmeshProcess::serve(ragmesh_bin(), "rerank", &[]);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpc_probe.py");
-    let output = Command::new("python3")
-        .arg(&script)
-        .arg(rerank.addr())
-        .arg("ragmesh.v1.Rerank")
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "probe failed (is `pip install grpcio grpcio-health-checking grpcio-reflection` done?): {}{}",
-        stdout,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let probe: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let probe = probe(rerank.addr(), "ragmesh.v1.Rerank");
     assert_eq!(probe["service"], "SERVING", "{probe}");
     assert_eq!(probe["overall"], "SERVING", "{probe}");
     assert_eq!(
@@ -72,21 +60,27 @@ fn python_health_client_sees_not_serving_while_the_model_loads() {
         "generation",
         &[("RAGMESH__GENERATION__GGUF_PATH", fifo.as_str())],
     );
+    let probe = probe(generation.addr(), "ragmesh.v1.Generation");
+    assert_eq!(probe["service"], "NOT_SERVING", "{probe}");
+    assert_eq!(probe["overall"], "SERVING", "{probe}");
+}
+
+/// Runs tests/grpc_probe.py (the real Python gRPC clients) against `addr` for `service` and
+/// returns the JSON it prints.
+fn probe(addr: &str, service: &str) -> Value {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpc_probe.py");
     let output = Command::new("python3")
         .arg(&script)
-        .arg(generation.addr())
-        .arg("ragmesh.v1.Generation")
+        .arg(addr)
+        .arg(service)
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "probe failed: {}{}",
+        "probe failed (is `pip install grpcio grpcio-health-checking grpcio-reflection` done?): {}{}",
         stdout,
         String::from_utf8_lossy(&output.stderr)
     );
-    let probe: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(probe["service"], "NOT_SERVING", "{probe}");
-    assert_eq!(probe["overall"], "SERVING", "{probe}");
+    serde_json::from_str(stdout.trim()).unwrap()
 }

@@ -13,7 +13,7 @@
 #[allow(dead_code)] // shared with query_latency, which uses the sample tables
 mod latency_report;
 
-use latency_report::{Machine, load_average, percentile, source_revision};
+use latency_report::{Machine, env_count, load_average, percentile, source_revision};
 use ragmesh_testkit::RagmeshProcess;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -30,16 +30,6 @@ const COLD: [&str; 3] = [
     "Which chess opening begins with the moves e4 c5?",
     "What happens to a Rust value when its owner goes out of scope?",
 ];
-
-fn env_count(name: &str, default: usize) -> BenchResult<usize> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(text) => match text.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("{name} must be a positive integer, got {text:?}").into()),
-        },
-    }
-}
 
 fn corpus() -> BenchResult<Value> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");

@@ -203,3 +203,14 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// A positive count from the environment (e.g. `RAGMESH_BENCH_ROUNDS`), or `default` when unset.
+pub fn env_count(name: &str, default: usize) -> Result<usize, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{name} must be a positive integer, got {text:?}")),
+        },
+    }
+}

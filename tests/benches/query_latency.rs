@@ -12,7 +12,7 @@ mod bench_questions;
 mod latency_report;
 
 use bench_questions::QUESTIONS;
-use latency_report::{GenerationSamples, Machine, StepSamples};
+use latency_report::{GenerationSamples, Machine, StepSamples, env_count};
 use ragmesh_testkit::RagmeshProcess;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -75,17 +75,6 @@ fn main() -> BenchResult<()> {
     let command = command_line(questions, rounds, smoke);
     print_report(&machine, &command, &load_before, &load_after, &measured);
     Ok(())
-}
-
-/// A positive count from the environment, or `default` when unset.
-fn env_count(name: &str, default: usize) -> BenchResult<usize> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(text) => match text.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("{name} must be a positive integer, got {text:?}").into()),
-        },
-    }
 }
 
 fn command_line(questions: usize, rounds: usize, smoke: bool) -> String {
