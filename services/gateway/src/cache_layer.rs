@@ -26,6 +26,7 @@ use ragmesh_proto::v1::{EmbedRequest, Method};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// What the cache keeps for one answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,6 +75,9 @@ pub struct Miss {
     normalized: String,
     /// The query's embedding (empty when not computed).
     pub vector: Vec<f32>,
+    /// The request's span, parent of the `cache.store` span (a stream stores after the
+    /// handler has returned, outside that span).
+    parent: Option<tracing::Span>,
 }
 
 pub enum Lookup {
@@ -141,6 +145,7 @@ pub async fn lookup(
         query: plan.query.clone(),
         normalized,
         vector,
+        parent: Some(tracing::Span::current()),
     }))
 }
 
@@ -195,6 +200,10 @@ impl Miss {
             response: response.clone(),
             tokens,
         };
+        let span = match &self.parent {
+            Some(parent) => tracing::info_span!(parent: parent, "cache.store"),
+            None => tracing::info_span!("cache.store"),
+        };
         match serde_json::to_value(&cached) {
             Ok(payload) => {
                 cache
@@ -205,6 +214,7 @@ impl Miss {
                         self.vector.clone(),
                         payload,
                     )
+                    .instrument(span)
                     .await
             }
             Err(e) => tracing::warn!(error = %e, "answer not cached: cannot encode it"),
