@@ -109,6 +109,8 @@ async fn one_query_is_one_trace_across_every_service() {
             "fusion",
             "ragmesh.v1.Rerank/Rerank",
             "ragmesh.v1.Generation/Generate",
+            "decode",
+            "cache.l1.semantic",
         ],
     )
     .await;
@@ -159,6 +161,10 @@ async fn one_query_is_one_trace_across_every_service() {
         "rerank",
         "generate",
         "generate.first_token",
+        "cache",
+        "cache.exact",
+        "cache.embed",
+        "cache.semantic",
         "cache.store",
     ] {
         let span = find("ragmesh-gateway", step);
@@ -193,6 +199,21 @@ async fn one_query_is_one_trace_across_every_service() {
         parent_of(generate_rpc).map(|p| p.name.as_str()),
         Some("generate")
     );
+    for (tier, lookup) in [
+        ("cache.l1.exact", "cache.exact"),
+        ("cache.l1.semantic", "cache.semantic"),
+        ("ragmesh.v1.Retrieval/Embed", "cache.embed"),
+    ] {
+        let span = spans
+            .iter()
+            .find(|s| s.name == tier)
+            .unwrap_or_else(|| panic!("no {tier}: {:?}", names(&spans)));
+        assert_eq!(parent_of(span).map(|p| p.name.as_str()), Some(lookup));
+    }
+    for step in ["first_token", "prompt", "decode"] {
+        let span = find("ragmesh-generation", step);
+        assert_eq!(span.parent_span_id, generate_rpc.span_id, "{step}");
+    }
     let rerank_rpc = find("ragmesh-rerank", "ragmesh.v1.Rerank/Rerank");
     assert_eq!(
         parent_of(rerank_rpc).map(|p| p.name.as_str()),

@@ -9,7 +9,8 @@
 //!    the model's tokens, so a streamed hit replays the same `contexts`, `token`, `done` events.
 //!
 //! Profile steps: `cache` (the whole lookup), with `cache.exact`, `cache.embed` and
-//! `cache.semantic` under it.
+//! `cache.semantic` under it; those three are also spans (the tiers' spans, `cache.l1.exact`
+//! …, and the `Embed` call sit under them), and storing is the `cache.store` span.
 
 use crate::errors::GatewayError;
 use crate::profile::Profile;
@@ -99,9 +100,14 @@ pub async fn lookup(
         return Ok(Lookup::Miss(Miss::default()));
     }
     let started = Instant::now();
-    let namespace = cache.namespace(&scope(plan, &state.settings)).await;
     let normalized = normalize_query(&plan.query);
-    let hit = cache.lookup_exact(&namespace, &normalized).await;
+    let (namespace, hit) = async {
+        let namespace = cache.namespace(&scope(plan, &state.settings)).await;
+        let hit = cache.lookup_exact(&namespace, &normalized).await;
+        (namespace, hit)
+    }
+    .instrument(tracing::info_span!("cache.exact"))
+    .await;
     profile.record_duration("cache.exact", started.elapsed());
     if let Some(hit) = hit {
         profile.record_duration("cache", started.elapsed());
@@ -117,6 +123,7 @@ pub async fn lookup(
             },
             ctx,
         )
+        .instrument(tracing::info_span!("cache.embed"))
         .await;
     profile.record_duration("cache.embed", embed_started.elapsed());
     let vector = match embedded {
@@ -134,6 +141,7 @@ pub async fn lookup(
     let semantic_started = Instant::now();
     let hit = cache
         .lookup_semantic(&namespace, &plan.query, &vector)
+        .instrument(tracing::info_span!("cache.semantic"))
         .await;
     profile.record_duration("cache.semantic", semantic_started.elapsed());
     profile.record_duration("cache", started.elapsed());

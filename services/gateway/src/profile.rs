@@ -3,17 +3,25 @@
 //! explain a step and never compete with it for the bottleneck. Every step is also recorded
 //! as `ragmesh_query_step_duration_seconds{step}`.
 //!
-//! With trace export on, each step that has no span of its own (cache lookups, query
-//! expansion, time to first token) is also exported as a child span of the request's span
-//! with the same duration; `retrieve`, `rerank` and `generate` are real spans around their
-//! backend calls (see [`crate::pipeline`]) and `retrieve.*` are spans of the retrieval service.
+//! With trace export on, each step that has no span of its own (the whole `cache` lookup,
+//! query expansion, time to first token) is also exported as a child span of the request's
+//! span with the same duration; `retrieve`, `rerank`, `generate` and the `cache.*` lookups are
+//! real spans around their work (see [`crate::pipeline`], [`crate::cache_layer`]) and
+//! `retrieve.*` are spans of the retrieval service.
 
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Steps that are spans of their own (around the backend call), so the profile does not
 /// export them a second time.
-const OWN_SPANS: [&str; 3] = ["retrieve", "rerank", "generate"];
+const OWN_SPANS: [&str; 6] = [
+    "retrieve",
+    "rerank",
+    "generate",
+    "cache.exact",
+    "cache.embed",
+    "cache.semantic",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
