@@ -1,5 +1,7 @@
 //! [`SemanticCache`]: the two tiers behind one lookup order — L1 exact → L1 semantic → L2 exact
 //! → L2 semantic → miss — plus generations (invalidation), runtime configuration and stats.
+//! Each tier's lookup is a `tracing` span (`cache.l1.exact`, `cache.l2.semantic`, …), so an
+//! exported trace shows which tier answered and what each cost.
 //!
 //! Generations: every namespace carries its collection's generation. With L2, the generation
 //! lives in Redis; a gateway trusts the value it read for `l2_generation_check_ms` at most and
@@ -23,6 +25,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// The settings that can change at runtime (`GET/PUT /api/cache/config`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -427,11 +430,17 @@ impl SemanticCache {
             return None;
         }
         let started = Instant::now();
-        if let Some(hit) = self.inner.l1.get_exact(namespace, normalized) {
+        let l1 = tracing::info_span!("cache.l1.exact")
+            .in_scope(|| self.inner.l1.get_exact(namespace, normalized));
+        if let Some(hit) = l1 {
             return Some(self.record_hit(hit, started));
         }
         let l2 = self.inner.l2.as_ref()?;
-        match l2.get_exact(namespace, normalized).await {
+        match l2
+            .get_exact(namespace, normalized)
+            .instrument(tracing::info_span!("cache.l2.exact"))
+            .await
+        {
             Ok(Some(entry)) => {
                 let entry = Arc::new(entry);
                 self.promote(namespace, &entry);
@@ -464,13 +473,16 @@ impl SemanticCache {
         let started = Instant::now();
         let config = self.config();
         let signature = QuerySignature::of(query);
-        if let Some(hit) = self.inner.l1.get_semantic(
-            namespace,
-            &signature,
-            vector,
-            config.threshold,
-            config.verify,
-        ) {
+        let l1 = tracing::info_span!("cache.l1.semantic").in_scope(|| {
+            self.inner.l1.get_semantic(
+                namespace,
+                &signature,
+                vector,
+                config.threshold,
+                config.verify,
+            )
+        });
+        if let Some(hit) = l1 {
             return Some(self.record_hit(hit, started));
         }
         if let Some(l2) = &self.inner.l2 {
@@ -484,6 +496,7 @@ impl SemanticCache {
                     config.ttl_ms(),
                     config.l2_max_entries,
                 )
+                .instrument(tracing::info_span!("cache.l2.semantic"))
                 .await;
             match found {
                 Ok(Some((entry, similarity))) => {

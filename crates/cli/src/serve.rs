@@ -119,5 +119,8 @@ pub async fn run(config: Option<&std::path::Path>, args: ServeArgs) -> anyhow::R
             },
         )?;
     }
-    spawn_service(args.service, settings, listener, shutdown).await?
+    let result = spawn_service(args.service, settings, listener, shutdown).await;
+    // Spans still queued are exported before the process exits (bounded in time).
+    ragmesh_telemetry::shutdown_tracing().await;
+    result?
 }

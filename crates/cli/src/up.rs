@@ -86,6 +86,7 @@ pub async fn run(config: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         }
         shutdown.cancel();
     }
+    ragmesh_telemetry::shutdown_tracing().await;
     first_error.map_or(Ok(()), Err)
 }
 

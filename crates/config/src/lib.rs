@@ -102,6 +102,17 @@ impl Settings {
         if let Some(problem) = self.generation.prompt.problem() {
             return Err(ConfigError::Invalid(problem));
         }
+        if !(0.0..=1.0).contains(&self.telemetry.sampling_ratio) {
+            return invalid("telemetry.sampling_ratio must be in 0..=1");
+        }
+        if self
+            .telemetry
+            .otlp_endpoint
+            .as_deref()
+            .is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")))
+        {
+            return invalid("telemetry.otlp_endpoint must be an http:// or https:// URL");
+        }
         if let Some(problem) = self.cache.problem() {
             return Err(ConfigError::Invalid(problem));
         }
@@ -169,6 +180,36 @@ mod tests {
             env(&[("RAGMESH__RPC__BREAKER__HALF_OPEN_MAX_CALLS", "1")]),
         );
         assert!(err.is_err(), "fewer trial calls than needed to close");
+    }
+
+    #[test]
+    fn tracing_is_off_by_default_and_env_turns_it_on() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.telemetry.otlp_endpoint, None);
+        assert_eq!(s.telemetry.sampling_ratio, 1.0);
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("RAGMESH__TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:4317"),
+                ("RAGMESH__TELEMETRY__SAMPLING_RATIO", "0.25"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.telemetry.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:4317")
+        );
+        assert_eq!(s.telemetry.sampling_ratio, 0.25);
+        for (key, bad) in [
+            ("RAGMESH__TELEMETRY__SAMPLING_RATIO", "1.5"),
+            ("RAGMESH__TELEMETRY__SAMPLING_RATIO", "-0.1"),
+            ("RAGMESH__TELEMETRY__OTLP_ENDPOINT", "collector:4317"),
+        ] {
+            assert!(
+                Settings::load_with_env(None, env(&[(key, bad)])).is_err(),
+                "{key}={bad}"
+            );
+        }
     }
 
     #[test]

@@ -65,8 +65,14 @@ pub struct TelemetrySettings {
     /// `tracing` filter directive, e.g. `info` or `ragmesh=debug,info`; `RUST_LOG` wins.
     /// Changeable at run time (`PUT /api/admin/log-level`, `PUT /log-level` on admin listeners).
     pub log_level: String,
-    /// The `instance` field of every JSON log line; empty means the host name.
+    /// The `instance` field of every JSON log line and the `service.instance.id` of every
+    /// exported span; empty means the host name (spans add `:pid`).
     pub instance: String,
+    /// OTLP/gRPC collector for traces, e.g. `http://otel-collector:4317`; None (the default)
+    /// turns tracing export off.
+    pub otlp_endpoint: Option<String>,
+    /// Share of new traces exported, 0..=1; a caller's sampled flag wins (parent-based).
+    pub sampling_ratio: f64,
 }
 
 impl Default for TelemetrySettings {
@@ -75,6 +81,8 @@ impl Default for TelemetrySettings {
             log_format: LogFormat::Json,
             log_level: "info".into(),
             instance: String::new(),
+            otlp_endpoint: None,
+            sampling_ratio: 1.0,
         }
     }
 }

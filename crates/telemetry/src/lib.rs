@@ -9,7 +9,11 @@
 //! 3. [`TraceContext`] carries the W3C `traceparent` from the gateway's HTTP request into the
 //!    metadata of every backend call;
 //! 4. [`spawn_admin_listener`] serves `/metrics` and `/log-level` next to each gRPC service;
-//! 5. [`shutdown_token`] is cancelled on Ctrl-C / SIGTERM.
+//! 5. [`shutdown_token`] is cancelled on Ctrl-C / SIGTERM;
+//! 6. with `telemetry.otlp_endpoint` set, `tracing` spans are exported as OpenTelemetry spans
+//!    over OTLP/gRPC ([`crate::otlp`]); [`TraceContext::start_span`] gives a server span the
+//!    caller's trace so the OTel ids equal the ids in logs and responses, and
+//!    [`shutdown_tracing`] flushes at exit.
 //!
 //! `ragmesh up` runs all services in one process, so every installer is idempotent: the
 //! first call installs, later calls reuse what is installed, and one registry holds the
@@ -19,16 +23,22 @@ mod admin_listener;
 mod json_lines;
 mod logging;
 mod metrics_recorder;
+mod otlp;
 mod request_metrics;
 mod shutdown;
+mod span_queue;
+mod step_span;
 mod trace_context;
 
 pub use admin_listener::{LogLevelBody, admin_router, spawn_admin_listener};
 pub use json_lines::JsonLines;
 pub use logging::{init_logging, log_level, set_log_level};
 pub use metrics_recorder::{metrics_handle, register_service, render_metrics};
+pub use otlp::{shutdown_tracing, tracing_enabled};
 pub use request_metrics::{MeteredBody, RequestMetrics, RequestMetricsLayer, grpc_code_name};
 pub use shutdown::{shutdown_token, wait_for_signal};
+pub use span_queue::{EXPORT_FAILURES, SPANS_DROPPED};
+pub use step_span::{record_step_span, started_before_now};
 pub use trace_context::{TRACEPARENT, TraceContext};
 
 use ragmesh_core::{Classify, ErrorCode};
@@ -46,6 +56,8 @@ pub enum TelemetryError {
     Reload(String),
     #[error("cannot listen on {0} for metrics: {1}")]
     Listen(String, #[source] std::io::Error),
+    #[error("cannot build the OTLP trace exporter for {0}: {1}")]
+    Exporter(String, String),
 }
 
 impl Classify for TelemetryError {
@@ -55,7 +67,8 @@ impl Classify for TelemetryError {
             TelemetryError::NoLogging => ErrorCode::Unavailable,
             TelemetryError::Recorder(_)
             | TelemetryError::Reload(_)
-            | TelemetryError::Listen(..) => ErrorCode::Internal,
+            | TelemetryError::Listen(..)
+            | TelemetryError::Exporter(..) => ErrorCode::Internal,
         }
     }
 }

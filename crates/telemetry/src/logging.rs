@@ -4,6 +4,8 @@
 //!
 //! The level comes from `RUST_LOG` when set, else `telemetry.log_level`. Output is JSON lines
 //! on stdout ([`crate::json_lines`]) or, for a terminal, compact human lines on stderr.
+//! With `telemetry.otlp_endpoint` set, the OTel layer of [`crate::otlp`] sits between the
+//! filter and the formatter, so the spans the level lets through are also exported.
 
 use crate::TelemetryError;
 use crate::json_lines::JsonLines;
@@ -38,7 +40,9 @@ pub fn init_logging(
         .unwrap_or_else(|| settings.log_level.clone());
     let filter = parse_filter(&directive)?;
     let (filter, handle) = reload::Layer::new(filter);
-    let registry = tracing_subscriber::registry().with(filter);
+    let filtered = tracing_subscriber::registry().with(filter);
+    let otel = crate::otlp::otlp_layer(settings, service)?;
+    let registry = filtered.with(otel);
     let result = match settings.log_format {
         LogFormat::Json => registry
             .with(
@@ -126,12 +130,21 @@ fn instance_name(settings: &TelemetrySettings) -> String {
     if !settings.instance.trim().is_empty() {
         return settings.instance.trim().to_string();
     }
+    let host = host_name();
+    if host.is_empty() {
+        format!("pid-{}", std::process::id())
+    } else {
+        host
+    }
+}
+
+/// The host name, empty when unknown.
+pub(crate) fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| format!("pid-{}", std::process::id()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -110,15 +110,19 @@ where
             Protocol::Grpc => {
                 let rpc = request.uri().path().trim_start_matches('/').to_string();
                 let parent = TraceContext::from_headers(request.headers());
-                let own = parent.child();
                 let span = tracing::info_span!(
                     "rpc",
                     service,
                     rpc = %rpc,
-                    trace_id = %own.trace_id,
-                    span_id = %own.span_id,
+                    otel.name = %rpc,
+                    otel.kind = "server",
+                    trace_id = tracing::field::Empty,
+                    span_id = tracing::field::Empty,
                     parent_span_id = parent.has_parent().then_some(parent.span_id.as_str()),
                 );
+                let own = TraceContext::start_span(&span, &parent);
+                span.record("trace_id", own.trace_id.as_str());
+                span.record("span_id", own.span_id.as_str());
                 (rpc, String::new(), span)
             }
         };

@@ -6,8 +6,16 @@
 //! the client sent none), [`TraceContext::child`] for each backend call and
 //! [`TraceContext::inject`] into its metadata; the gRPC servers extract it in
 //! [`crate::RequestMetricsLayer::grpc`].
+//!
+//! With OTLP export on, the OTel span is the source of the ids: [`TraceContext::start_span`]
+//! gives a new `tracing` span the caller's context as its OTel parent and returns the ids the
+//! OTel span got (so the ids in logs, in the query response and in the exported trace are
+//! the same), and [`TraceContext::current`] names the innermost OTel span for an outgoing
+//! call. With export off both fall back to the ids generated here.
 
 use http::{HeaderMap, HeaderValue};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub const TRACEPARENT: &str = "traceparent";
 
@@ -87,6 +95,60 @@ impl TraceContext {
     pub fn traceparent(&self) -> String {
         let flags = if self.sampled { "01" } else { "00" };
         format!("00-{}-{}-{flags}", self.trace_id, self.span_id)
+    }
+
+    /// Starts `span` as the work of `parent` (a caller's context, or a new root) and returns
+    /// the context naming `span`: the OTel span's ids when spans are exported, else
+    /// `parent.child()`. Call before the span is first entered.
+    pub fn start_span(span: &tracing::Span, parent: &TraceContext) -> TraceContext {
+        if !crate::tracing_enabled() {
+            return parent.child();
+        }
+        // A root is set explicitly too: the enclosing `tracing` span (a service's lifetime
+        // span) must not become the parent of a request.
+        let otel_parent = match parent.otel_span_context().filter(|_| parent.has_parent()) {
+            Some(remote) => opentelemetry::Context::new().with_remote_span_context(remote),
+            None => opentelemetry::Context::new(),
+        };
+        let _ = span.set_parent(otel_parent);
+        TraceContext::of_span(span).unwrap_or_else(|| parent.child())
+    }
+
+    /// The context of the innermost OTel span entered on this task, when spans are exported.
+    pub fn current() -> Option<TraceContext> {
+        TraceContext::of_span(&tracing::Span::current())
+    }
+
+    /// The OTel ids of `span`, None when it has no OTel span (export off, or filtered out).
+    fn of_span(span: &tracing::Span) -> Option<TraceContext> {
+        if span.is_disabled() || !crate::tracing_enabled() {
+            return None;
+        }
+        let context = span.context();
+        let otel = context.span();
+        let ids = otel.span_context();
+        ids.is_valid().then(|| TraceContext {
+            trace_id: ids.trace_id().to_string(),
+            span_id: ids.span_id().to_string(),
+            sampled: ids.is_sampled(),
+            extracted: false,
+        })
+    }
+
+    /// This context as a remote OTel parent.
+    fn otel_span_context(&self) -> Option<SpanContext> {
+        let flags = if self.sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        Some(SpanContext::new(
+            TraceId::from_hex(&self.trace_id).ok()?,
+            SpanId::from_hex(&self.span_id).ok()?,
+            flags,
+            true,
+            TraceState::default(),
+        ))
     }
 
     /// Writes `traceparent` into gRPC metadata (tonic) or HTTP headers.

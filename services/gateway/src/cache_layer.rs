@@ -9,7 +9,8 @@
 //!    the model's tokens, so a streamed hit replays the same `contexts`, `token`, `done` events.
 //!
 //! Profile steps: `cache` (the whole lookup), with `cache.exact`, `cache.embed` and
-//! `cache.semantic` under it.
+//! `cache.semantic` under it; those three are also spans (the tiers' spans, `cache.l1.exact`
+//! …, and the `Embed` call sit under them), and storing is the `cache.store` span.
 
 use crate::errors::GatewayError;
 use crate::profile::Profile;
@@ -26,6 +27,7 @@ use ragmesh_proto::v1::{EmbedRequest, Method};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// What the cache keeps for one answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,6 +76,9 @@ pub struct Miss {
     normalized: String,
     /// The query's embedding (empty when not computed).
     pub vector: Vec<f32>,
+    /// The request's span, parent of the `cache.store` span (a stream stores after the
+    /// handler has returned, outside that span).
+    parent: Option<tracing::Span>,
 }
 
 pub enum Lookup {
@@ -95,9 +100,14 @@ pub async fn lookup(
         return Ok(Lookup::Miss(Miss::default()));
     }
     let started = Instant::now();
-    let namespace = cache.namespace(&scope(plan, &state.settings)).await;
     let normalized = normalize_query(&plan.query);
-    let hit = cache.lookup_exact(&namespace, &normalized).await;
+    let (namespace, hit) = async {
+        let namespace = cache.namespace(&scope(plan, &state.settings)).await;
+        let hit = cache.lookup_exact(&namespace, &normalized).await;
+        (namespace, hit)
+    }
+    .instrument(tracing::info_span!("cache.exact"))
+    .await;
     profile.record_duration("cache.exact", started.elapsed());
     if let Some(hit) = hit {
         profile.record_duration("cache", started.elapsed());
@@ -113,6 +123,7 @@ pub async fn lookup(
             },
             ctx,
         )
+        .instrument(tracing::info_span!("cache.embed"))
         .await;
     profile.record_duration("cache.embed", embed_started.elapsed());
     let vector = match embedded {
@@ -130,6 +141,7 @@ pub async fn lookup(
     let semantic_started = Instant::now();
     let hit = cache
         .lookup_semantic(&namespace, &plan.query, &vector)
+        .instrument(tracing::info_span!("cache.semantic"))
         .await;
     profile.record_duration("cache.semantic", semantic_started.elapsed());
     profile.record_duration("cache", started.elapsed());
@@ -141,6 +153,7 @@ pub async fn lookup(
         query: plan.query.clone(),
         normalized,
         vector,
+        parent: Some(tracing::Span::current()),
     }))
 }
 
@@ -195,6 +208,10 @@ impl Miss {
             response: response.clone(),
             tokens,
         };
+        let span = match &self.parent {
+            Some(parent) => tracing::info_span!(parent: parent, "cache.store"),
+            None => tracing::info_span!("cache.store"),
+        };
         match serde_json::to_value(&cached) {
             Ok(payload) => {
                 cache
@@ -205,6 +222,7 @@ impl Miss {
                         self.vector.clone(),
                         payload,
                     )
+                    .instrument(span)
                     .await
             }
             Err(e) => tracing::warn!(error = %e, "answer not cached: cannot encode it"),

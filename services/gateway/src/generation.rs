@@ -37,6 +37,8 @@ pub struct AnswerStream {
     timeout: Duration,
     first_token_ms: Option<f64>,
     finished: bool,
+    /// The `generate` step span, ended when the stream is dropped.
+    _span: tracing::Span,
 }
 
 impl AnswerStream {
@@ -50,7 +52,14 @@ impl AnswerStream {
             timeout,
             first_token_ms: None,
             finished: false,
+            _span: tracing::Span::none(),
         }
+    }
+
+    /// Keeps `span` open for as long as the answer streams.
+    pub fn in_span(mut self, span: tracing::Span) -> AnswerStream {
+        self._span = span;
+        self
     }
 
     /// The next token, then `Done`, or one error; None after either. Cancel-safe: dropping

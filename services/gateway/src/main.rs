@@ -11,6 +11,10 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.gateway.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.gateway.listen))?;
-    ragmesh_gateway::run(settings, listener, ragmesh_telemetry::shutdown_token()).await?;
+    let result =
+        ragmesh_gateway::run(settings, listener, ragmesh_telemetry::shutdown_token()).await;
+    // Spans still queued are exported before the process exits (bounded in time).
+    ragmesh_telemetry::shutdown_tracing().await;
+    result?;
     Ok(())
 }

@@ -27,7 +27,8 @@ use futures::StreamExt;
 use ragmesh_proto::v1::{
     Context, GenerateRequest, RerankRequest, RerankResult, RetrieveRequest, ScoredChunk,
 };
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// The answer when retrieval found nothing: no model is asked, so nothing can be made up.
 pub const NOTHING_FOUND_ANSWER: &str = "I found nothing relevant to this question in the collection, so I cannot answer it from the documents.";
@@ -119,7 +120,13 @@ impl Pipeline {
         ctx: &RequestContext,
     ) -> Result<Vec<ScoredChunk>, GatewayError> {
         let request = retrieve_request(plan, query);
-        Ok(self.backends.retrieve(request, ctx).await?.chunks)
+        let span = tracing::info_span!("retrieve");
+        Ok(self
+            .backends
+            .retrieve(request, ctx)
+            .instrument(span)
+            .await?
+            .chunks)
     }
 
     async fn retrieve(
@@ -132,7 +139,12 @@ impl Pipeline {
         let mut request = retrieve_request(plan, &plan.query);
         request.query_vector = query_vector;
         let started = Instant::now();
-        let response = self.backends.retrieve(request, ctx).await?;
+        let span = tracing::info_span!("retrieve", k = plan.candidates());
+        let response = self
+            .backends
+            .retrieve(request, ctx)
+            .instrument(span)
+            .await?;
         profile.record_duration("retrieve", started.elapsed());
         for step in &response.steps {
             profile.record(format!("retrieve.{}", step.name), step.ms);
@@ -153,7 +165,8 @@ impl Pipeline {
             top_n: plan.k,
         };
         let started = Instant::now();
-        let response = self.backends.rerank(request, ctx).await?;
+        let span = tracing::info_span!("rerank", passages = candidates.len());
+        let response = self.backends.rerank(request, ctx).instrument(span).await?;
         profile.record_duration("rerank", started.elapsed());
         let chosen = reorder_by_rerank(candidates, &response.results, plan.k as usize)?;
         Ok((chosen, response.reranker))
@@ -181,12 +194,17 @@ impl Pipeline {
             instruction: String::new(),
         };
         let started = Instant::now();
-        let chunks = self.backends.generate(request, ctx).await?;
-        Ok(AnswerStream::new(
-            chunks.boxed(),
-            started,
-            self.backends.generate_timeout(),
-        ))
+        // Open until the answer stream is dropped: the whole generation as the gateway sees it.
+        let span = tracing::info_span!("generate", contexts = sources.len());
+        let chunks = self
+            .backends
+            .generate(request, ctx)
+            .instrument(span.clone())
+            .await?;
+        Ok(
+            AnswerStream::new(chunks.boxed(), started, self.backends.generate_timeout())
+                .in_span(span),
+        )
     }
 
     /// The whole query as one JSON answer.
@@ -281,7 +299,14 @@ pub fn complete(
     ctx: &RequestContext,
 ) -> QueryResponse {
     if let Some(summary) = &generation {
-        profile.record("generate.first_token", summary.first_token_ms);
+        let generation_started = ragmesh_telemetry::started_before_now(Duration::from_secs_f64(
+            summary.total_ms.max(0.0) / 1e3,
+        ));
+        profile.record_started(
+            "generate.first_token",
+            summary.first_token_ms,
+            generation_started,
+        );
         profile.record("generate", summary.total_ms);
     }
     let report = profile.report();

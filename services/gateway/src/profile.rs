@@ -2,9 +2,26 @@
 //! top-level step was the bottleneck. Sub-steps (`retrieve.embed`, `generate.first_token`)
 //! explain a step and never compete with it for the bottleneck. Every step is also recorded
 //! as `ragmesh_query_step_duration_seconds{step}`.
+//!
+//! With trace export on, each step that has no span of its own (the whole `cache` lookup,
+//! query expansion, time to first token) is also exported as a child span of the request's
+//! span with the same duration; `retrieve`, `rerank`, `generate` and the `cache.*` lookups are
+//! real spans around their work (see [`crate::pipeline`], [`crate::cache_layer`]) and
+//! `retrieve.*` are spans of the retrieval service.
 
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Steps that are spans of their own (around the backend call), so the profile does not
+/// export them a second time.
+const OWN_SPANS: [&str; 6] = [
+    "retrieve",
+    "rerank",
+    "generate",
+    "cache.exact",
+    "cache.embed",
+    "cache.semantic",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
@@ -29,6 +46,8 @@ pub struct ProfileReport {
 pub struct Profile {
     started: Instant,
     steps: Vec<Step>,
+    /// The span the query runs in (the request's), parent of the exported step spans.
+    span: tracing::Span,
 }
 
 impl Profile {
@@ -36,12 +55,25 @@ impl Profile {
         Profile {
             started: Instant::now(),
             steps: Vec::new(),
+            span: tracing::Span::current(),
         }
     }
 
+    /// Records a step that ended now.
     pub fn record(&mut self, name: impl Into<String>, ms: f64) {
+        let ms = ms.max(0.0);
+        let start = ragmesh_telemetry::started_before_now(Duration::from_secs_f64(ms / 1e3));
+        self.record_started(name, ms, start);
+    }
+
+    /// Records a step that started at `start` (wall clock, for its exported span).
+    pub fn record_started(&mut self, name: impl Into<String>, ms: f64, start: SystemTime) {
         let name = name.into();
         let ms = ms.max(0.0);
+        if !OWN_SPANS.contains(&name.as_str()) && !name.starts_with("retrieve.") {
+            let duration = Duration::from_secs_f64(ms / 1e3);
+            ragmesh_telemetry::record_step_span(&self.span, &name, start, duration);
+        }
         metrics::histogram!("ragmesh_query_step_duration_seconds", "step" => name.clone())
             .record(ms / 1e3);
         self.steps.push(Step {

@@ -4,6 +4,10 @@
 //! context travels on to the backends as gRPC metadata (`traceparent`, the gateway's span as
 //! parent) so one query can be followed across services. Request counts and durations are
 //! recorded by `ragmesh_telemetry::RequestMetricsLayer` (see `routes`).
+//!
+//! With trace export on, the `http` span is the gateway's OTel server span: its ids are the
+//! request's ids (so the response's `trace_id` finds the exported trace), and each backend
+//! call names the innermost entered span (a step span such as `retrieve`) as its parent.
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
@@ -30,8 +34,12 @@ pub struct RequestContext {
 impl RequestContext {
     /// Ids from the request headers, or fresh ones.
     pub fn from_headers(headers: &HeaderMap) -> RequestContext {
-        // The gateway's own span is a child of the client's span (if any).
-        let trace = TraceContext::from_headers(headers).child();
+        RequestContext::start(headers, &tracing::Span::none())
+    }
+
+    /// Ids for `span`, the request's span, started as a child of the client's span (if any).
+    pub fn start(headers: &HeaderMap, span: &tracing::Span) -> RequestContext {
+        let trace = TraceContext::start_span(span, &TraceContext::from_headers(headers));
         let request_id = headers
             .get(REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -50,7 +58,13 @@ impl RequestContext {
     pub fn grpc_request<T>(&self, message: T, timeout: Duration) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(timeout);
-        let traceparent = format!("00-{}-{}-01", self.trace_id, self.span_id);
+        // The innermost span of this request on this task (a step), else the request's span.
+        let (parent, flags) = match TraceContext::current().filter(|c| c.trace_id == self.trace_id)
+        {
+            Some(current) => (current.span_id, if current.sampled { "01" } else { "00" }),
+            None => (self.span_id.clone(), "01"),
+        };
+        let traceparent = format!("00-{}-{parent}-{flags}", self.trace_id);
         let metadata = request.metadata_mut();
         if let Ok(value) = traceparent.parse() {
             metadata.insert(ragmesh_telemetry::TRACEPARENT, value);
@@ -69,7 +83,6 @@ fn is_sane_request_id(id: &str) -> bool {
 /// The middleware: context in, headers and metrics out, everything inside a span with the ids.
 pub async fn track(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let ctx = RequestContext::from_headers(request.headers());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -79,12 +92,18 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let span = tracing::info_span!(
         "http",
         service = "gateway",
-        trace_id = %ctx.trace_id,
-        span_id = %ctx.span_id,
-        request_id = %ctx.request_id,
+        otel.name = %format!("{method} {route}"),
+        otel.kind = "server",
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        request_id = tracing::field::Empty,
         method = %method,
         route = %route,
     );
+    let ctx = RequestContext::start(request.headers(), &span);
+    span.record("trace_id", ctx.trace_id.as_str());
+    span.record("span_id", ctx.span_id.as_str());
+    span.record("request_id", ctx.request_id.as_str());
     request.extensions_mut().insert(ctx.clone());
     let mut response = next.run(request).instrument(span.clone()).await;
 

@@ -3,6 +3,8 @@
 //! (time to first token, prompt and answer tokens, decode rate, active streams; request counts
 //! and codes come from the server's `RequestMetricsLayer`). Dropping the response stream (tonic
 //! does when the client cancels) drops the generator's stream and so stops decoding.
+//! With trace export on, a finished answer adds its steps (`first_token`, `prompt`, `decode`)
+//! as child spans of the call's `rpc` span, from the times the generator measured.
 
 use crate::Providers;
 use futures::StreamExt;
@@ -12,7 +14,7 @@ use ragmesh_llm::{Context, GenerationEvent, GenerationRequest, GenerationStats, 
 use ragmesh_proto::generation_server::Generation;
 use ragmesh_proto::{Done, GenerateChunk, GenerateRequest, Token, generate_chunk};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 use tonic::{Request, Response, Status};
 
 /// The gRPC face of the providers; `embedded` answers UNAVAILABLE until it is set.
@@ -68,6 +70,18 @@ fn record_stats(stats: &GenerationStats) {
     }
 }
 
+/// The generator's steps as spans under `rpc`, placed from `started` (the call's wall-clock
+/// start): the prompt pass ends at the first token, decoding follows it.
+fn record_step_spans(rpc: &tracing::Span, started: SystemTime, stats: &GenerationStats) {
+    let ms = |ms: f64| Duration::from_secs_f64(ms.max(0.0) / 1e3);
+    let first_token_at = started + ms(stats.ttft_ms);
+    ragmesh_telemetry::record_step_span(rpc, "first_token", started, ms(stats.ttft_ms));
+    let prompt = ms(stats.prompt_ms);
+    let prompt_started = first_token_at.checked_sub(prompt).unwrap_or(started);
+    ragmesh_telemetry::record_step_span(rpc, "prompt", prompt_started, prompt);
+    ragmesh_telemetry::record_step_span(rpc, "decode", first_token_at, ms(stats.decode_ms));
+}
+
 /// Counts one stream as active while it lives (request counts and codes, cancellations
 /// included, come from the server's `RequestMetricsLayer`).
 struct ActiveStream;
@@ -120,6 +134,8 @@ impl Generation for GenerationService {
         request: Request<GenerateRequest>,
     ) -> Result<Response<Self::GenerateStream>, Status> {
         let started = Instant::now();
+        let started_wall = SystemTime::now();
+        let rpc_span = tracing::Span::current();
         let message = request.into_inner();
         let (provider, generator) = match self.providers.resolve(&message.provider) {
             Ok(found) => found,
@@ -139,6 +155,7 @@ impl Generation for GenerationService {
             Ok(GenerationEvent::Done(stats)) => {
                 let _ = &active;
                 record_stats(&stats);
+                record_step_spans(&rpc_span, started_wall, &stats);
                 tracing::info!(
                     prompt_tokens = stats.prompt_tokens,
                     generated_tokens = stats.generated_tokens,

@@ -15,6 +15,9 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = ragmesh_telemetry::shutdown_token();
     ragmesh_telemetry::spawn_admin_listener(&settings.retrieval.metrics_listen, shutdown.clone())
         .await?;
-    ragmesh_retrieval::run(settings, listener, shutdown).await?;
+    let result = ragmesh_retrieval::run(settings, listener, shutdown).await;
+    // Spans still queued are exported before the process exits (bounded in time).
+    ragmesh_telemetry::shutdown_tracing().await;
+    result?;
     Ok(())
 }

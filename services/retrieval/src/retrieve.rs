@@ -1,17 +1,19 @@
 //! The read RPCs: `Retrieve` (embed the query unless a vector is given, then search with
 //! the requested method), `Embed`, `ListCollections` and `ListDocuments`.
+//! With trace export on, the steps of `Retrieve` (embed, bm25, vector, fusion) become child
+//! spans of the call's `rpc` span, with the times they report.
 
 use crate::ingest::to_metadata;
 use crate::{ComputePool, RetrievalError, RetrievalState};
 use ragmesh_core::validate_collection;
-use ragmesh_index::{Method, SearchHit, SearchRequest};
+use ragmesh_index::{Method, SearchHit, SearchRequest, StepTimings};
 use ragmesh_proto::{
     CollectionInfo, DocumentInfo, EmbedRequest, EmbedResponse, ListCollectionsResponse,
     ListDocumentsRequest, ListDocumentsResponse, RetrieveRequest, RetrieveResponse, ScoredChunk,
     Vector,
 };
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Largest `k` a search may ask for: the gateway's `/api/retrieve` limit (evaluation reads
 /// 100 distinct documents, several chunks each).
@@ -62,14 +64,20 @@ pub(crate) async fn retrieve(
         )));
     }
     let state = Arc::clone(state);
+    // The call's `rpc` span: the steps below run on a pool thread and are exported as its
+    // children with their measured times (when trace export is on).
+    let rpc_span = tracing::Span::current();
     pool.run(move || {
         let collection = state.collections.get(&collection_name)?;
         let mut steps = Vec::new();
         let needs_vector = method != Method::Bm25;
         let vector = if needs_vector && !has_vector {
             let started = Instant::now();
+            let wall = SystemTime::now();
             let mut vectors = state.embedder.embed(&[request.query.as_str()])?;
-            steps.push(step("embed", started.elapsed().as_secs_f64() * 1e3));
+            let took = started.elapsed();
+            ragmesh_telemetry::record_step_span(&rpc_span, "embed", wall, took);
+            steps.push(step("embed", took.as_secs_f64() * 1e3));
             vectors.pop()
         } else {
             None
@@ -91,8 +99,10 @@ pub(crate) async fn retrieve(
             leg_depth_factor: state.leg_depth_factor,
             filters: &filters,
         };
+        let search_started = SystemTime::now();
         let results = collection.search(&search)?;
         let timings = results.timings;
+        record_search_spans(&rpc_span, search_started, &timings);
         steps.extend(timings.bm25_ms.map(|ms| step("bm25", ms)));
         steps.extend(timings.vector_ms.map(|ms| step("vector", ms)));
         steps.push(step("fusion", timings.fusion_ms));
@@ -185,6 +195,21 @@ pub(crate) async fn list_documents(
         Ok(ListDocumentsResponse { documents })
     })
     .await
+}
+
+/// The legs run side by side from the start of the search; fusion ends with it.
+fn record_search_spans(parent: &tracing::Span, started: SystemTime, timings: &StepTimings) {
+    let ms = |ms: f64| Duration::from_secs_f64(ms.max(0.0) / 1e3);
+    if let Some(bm25) = timings.bm25_ms {
+        ragmesh_telemetry::record_step_span(parent, "bm25", started, ms(bm25));
+    }
+    if let Some(vector) = timings.vector_ms {
+        ragmesh_telemetry::record_step_span(parent, "vector", started, ms(vector));
+    }
+    let fusion = ms(timings.fusion_ms);
+    let ended = SystemTime::now();
+    let fusion_started = ended.checked_sub(fusion).unwrap_or(ended);
+    ragmesh_telemetry::record_step_span(parent, "fusion", fusion_started, fusion);
 }
 
 fn step(name: &str, ms: f64) -> ragmesh_proto::StepTiming {
