@@ -10,16 +10,16 @@
 //! (default 2000), `RAGMESH_BENCH_CLIENTS=N` concurrent clients (default 4).
 #![allow(clippy::print_stdout)]
 
+mod bench_http;
 #[allow(dead_code)] // shared with query_latency, which uses the sample tables
 mod latency_report;
 
+use bench_http::{BenchResult, corpus, post};
 use latency_report::{Machine, env_count, load_average, percentile, source_revision};
 use ragmesh_testkit::RagmeshProcess;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const COLLECTION: &str = "cachebench";
 const QUESTION: &str = "How often should a sourdough starter be fed at room temperature?";
@@ -30,31 +30,6 @@ const COLD: [&str; 3] = [
     "Which chess opening begins with the moves e4 c5?",
     "What happens to a Rust value when its owner goes out of scope?",
 ];
-
-fn corpus() -> BenchResult<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
-    let mut documents = Vec::new();
-    for entry in std::fs::read_dir(&dir)? {
-        let path = entry?.path();
-        let source = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or("fixture without a name")?
-            .to_string();
-        documents.push(json!({ "source": source, "text": std::fs::read_to_string(&path)? }));
-    }
-    Ok(json!({ "documents": documents }))
-}
-
-async fn post(client: &reqwest::Client, url: &str, body: &Value) -> BenchResult<Value> {
-    let response = client.post(url).json(body).send().await?;
-    let status = response.status();
-    let answer: Value = response.json().await?;
-    if !status.is_success() {
-        return Err(format!("{url}: {status} {answer}").into());
-    }
-    Ok(answer)
-}
 
 fn query(question: &str) -> Value {
     json!({ "query": question, "collection": COLLECTION })

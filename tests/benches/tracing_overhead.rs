@@ -10,16 +10,16 @@
 //! pass.
 #![allow(clippy::print_stdout)]
 
+mod bench_http;
 #[allow(dead_code)] // shared with query_latency, which uses the sample tables
 mod latency_report;
 
-use latency_report::{Machine, load_average, percentile, source_revision};
+use bench_http::{BenchResult, corpus, post};
+use latency_report::{Machine, env_count, load_average, percentile, source_revision};
 use ragmesh_testkit::{OtlpReceiver, RagmeshProcess};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const COLLECTION: &str = "tracebench";
 const HIT: &str = "How often should a sourdough starter be fed at room temperature?";
@@ -33,41 +33,6 @@ const COLD: [&str; 3] = [
 struct Samples {
     cold: Vec<f64>,
     hits: Vec<f64>,
-}
-
-fn env_count(name: &str, default: usize) -> BenchResult<usize> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(text) => match text.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("{name} must be a positive integer, got {text:?}").into()),
-        },
-    }
-}
-
-fn corpus() -> BenchResult<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
-    let mut documents = Vec::new();
-    for entry in std::fs::read_dir(&dir)? {
-        let path = entry?.path();
-        let source = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or("fixture without a name")?
-            .to_string();
-        documents.push(json!({ "source": source, "text": std::fs::read_to_string(&path)? }));
-    }
-    Ok(json!({ "documents": documents }))
-}
-
-async fn post(client: &reqwest::Client, url: &str, body: &Value) -> BenchResult<Value> {
-    let response = client.post(url).json(body).send().await?;
-    let status = response.status();
-    let answer: Value = response.json().await?;
-    if !status.is_success() {
-        return Err(format!("{url}: {status} {answer}").into());
-    }
-    Ok(answer)
 }
 
 fn query(question: &str) -> Value {
