@@ -188,6 +188,30 @@ impl Backends {
         error_from_call(service, err, self.overload_retry_after_s)
     }
 
+    /// One RPC to `backend` through its upstream (breaker, deadline, `retry` policy), with a
+    /// failure mapped to the gateway's error for that backend.
+    async fn call_on<T, F, Fut>(
+        &self,
+        backend: Backend,
+        retry: Retry,
+        timeout: Duration,
+        attempt: F,
+    ) -> Result<T, GatewayError>
+    where
+        F: FnMut(Channel, Duration) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let upstream = match backend {
+            Backend::Retrieval => &self.retrieval,
+            Backend::Rerank => &self.rerank,
+            Backend::Generation => &self.generation,
+        };
+        upstream
+            .call(retry, timeout, attempt)
+            .await
+            .map_err(|e| self.error(backend, e))
+    }
+
     pub fn generate_timeout(&self) -> Duration {
         self.generate_timeout
     }
@@ -202,14 +226,16 @@ impl Backends {
         message: IngestRequest,
         ctx: &RequestContext,
     ) -> Result<IngestResponse, GatewayError> {
-        let result = self
-            .retrieval
-            .call(Retry::Never, self.ingest_timeout, |channel, left| {
+        self.call_on(
+            Backend::Retrieval,
+            Retry::Never,
+            self.ingest_timeout,
+            |channel, left| {
                 let request = ctx.grpc_request(message.clone(), left);
                 async move { Self::retrieval_client(channel).ingest(request).await }
-            })
-            .await;
-        result.map_err(|e| self.error(Backend::Retrieval, e))
+            },
+        )
+        .await
     }
 
     pub async fn delete(
@@ -217,14 +243,16 @@ impl Backends {
         message: DeleteRequest,
         ctx: &RequestContext,
     ) -> Result<DeleteResponse, GatewayError> {
-        let result = self
-            .retrieval
-            .call(Retry::Never, self.rpc_timeout, |channel, left| {
+        self.call_on(
+            Backend::Retrieval,
+            Retry::Never,
+            self.rpc_timeout,
+            |channel, left| {
                 let request = ctx.grpc_request(message.clone(), left);
                 async move { Self::retrieval_client(channel).delete(request).await }
-            })
-            .await;
-        result.map_err(|e| self.error(Backend::Retrieval, e))
+            },
+        )
+        .await
     }
 
     /// A collection's backup archive, as the retrieval service streams it.
@@ -233,14 +261,16 @@ impl Backends {
         message: BackupRequest,
         ctx: &RequestContext,
     ) -> Result<tonic::Streaming<ArchivePart>, GatewayError> {
-        let result = self
-            .retrieval
-            .call(Retry::Never, self.ingest_timeout, |channel, left| {
+        self.call_on(
+            Backend::Retrieval,
+            Retry::Never,
+            self.ingest_timeout,
+            |channel, left| {
                 let request = ctx.grpc_request(message.clone(), left);
                 async move { Self::retrieval_client(channel).backup(request).await }
-            })
-            .await;
-        result.map_err(|e| self.error(Backend::Retrieval, e))
+            },
+        )
+        .await
     }
 
     /// Sends an archive in parts; the first carries the options. Not retried (a restore whose
@@ -250,14 +280,16 @@ impl Backends {
         parts: Vec<RestorePart>,
         ctx: &RequestContext,
     ) -> Result<RestoreResponse, GatewayError> {
-        let result = self
-            .retrieval
-            .call(Retry::Never, self.ingest_timeout, |channel, left| {
+        self.call_on(
+            Backend::Retrieval,
+            Retry::Never,
+            self.ingest_timeout,
+            |channel, left| {
                 let request = ctx.grpc_request(futures::stream::iter(parts.clone()), left);
                 async move { Self::retrieval_client(channel).restore(request).await }
-            })
-            .await;
-        result.map_err(|e| self.error(Backend::Retrieval, e))
+            },
+        )
+        .await
     }
 
     /// Embeds texts with the retrieval model (the cache embeds each query once and reuses the
@@ -267,18 +299,16 @@ impl Backends {
         message: EmbedRequest,
         ctx: &RequestContext,
     ) -> Result<EmbedResponse, GatewayError> {
-        let result = self
-            .retrieval
-            .call(
-                Retry::OnAnotherInstance,
-                self.rpc_timeout,
-                |channel, left| {
-                    let request = ctx.grpc_request(message.clone(), left);
-                    async move { Self::retrieval_client(channel).embed(request).await }
-                },
-            )
-            .await;
-        result.map_err(|e| self.error(Backend::Retrieval, e))
+        self.call_on(
+            Backend::Retrieval,
+            Retry::OnAnotherInstance,
+            self.rpc_timeout,
+            |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move { Self::retrieval_client(channel).embed(request).await }
+            },
+        )
+        .await
     }
 
     pub async fn retrieve(
@@ -286,40 +316,36 @@ impl Backends {
         message: RetrieveRequest,
         ctx: &RequestContext,
     ) -> Result<RetrieveResponse, GatewayError> {
-        let result = self
-            .retrieval
-            .call(
-                Retry::OnAnotherInstance,
-                self.rpc_timeout,
-                |channel, left| {
-                    let request = ctx.grpc_request(message.clone(), left);
-                    async move { Self::retrieval_client(channel).retrieve(request).await }
-                },
-            )
-            .await;
-        result.map_err(|e| self.error(Backend::Retrieval, e))
+        self.call_on(
+            Backend::Retrieval,
+            Retry::OnAnotherInstance,
+            self.rpc_timeout,
+            |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move { Self::retrieval_client(channel).retrieve(request).await }
+            },
+        )
+        .await
     }
 
     pub async fn list_collections(
         &self,
         ctx: &RequestContext,
     ) -> Result<ListCollectionsResponse, GatewayError> {
-        let result = self
-            .retrieval
-            .call(
-                Retry::OnAnotherInstance,
-                self.rpc_timeout,
-                |channel, left| {
-                    let request = ctx.grpc_request(ListCollectionsRequest {}, left);
-                    async move {
-                        Self::retrieval_client(channel)
-                            .list_collections(request)
-                            .await
-                    }
-                },
-            )
-            .await;
-        result.map_err(|e| self.error(Backend::Retrieval, e))
+        self.call_on(
+            Backend::Retrieval,
+            Retry::OnAnotherInstance,
+            self.rpc_timeout,
+            |channel, left| {
+                let request = ctx.grpc_request(ListCollectionsRequest {}, left);
+                async move {
+                    Self::retrieval_client(channel)
+                        .list_collections(request)
+                        .await
+                }
+            },
+        )
+        .await
     }
 
     pub async fn list_documents(
@@ -327,22 +353,20 @@ impl Backends {
         message: ListDocumentsRequest,
         ctx: &RequestContext,
     ) -> Result<ListDocumentsResponse, GatewayError> {
-        let result = self
-            .retrieval
-            .call(
-                Retry::OnAnotherInstance,
-                self.rpc_timeout,
-                |channel, left| {
-                    let request = ctx.grpc_request(message.clone(), left);
-                    async move {
-                        Self::retrieval_client(channel)
-                            .list_documents(request)
-                            .await
-                    }
-                },
-            )
-            .await;
-        result.map_err(|e| self.error(Backend::Retrieval, e))
+        self.call_on(
+            Backend::Retrieval,
+            Retry::OnAnotherInstance,
+            self.rpc_timeout,
+            |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move {
+                    Self::retrieval_client(channel)
+                        .list_documents(request)
+                        .await
+                }
+            },
+        )
+        .await
     }
 
     pub async fn rerank(
@@ -350,18 +374,16 @@ impl Backends {
         message: RerankRequest,
         ctx: &RequestContext,
     ) -> Result<RerankResponse, GatewayError> {
-        let result = self
-            .rerank
-            .call(
-                Retry::OnAnotherInstance,
-                self.rpc_timeout,
-                |channel, left| {
-                    let request = ctx.grpc_request(message.clone(), left);
-                    async move { RerankClient::new(channel).rerank(request).await }
-                },
-            )
-            .await;
-        result.map_err(|e| self.error(Backend::Rerank, e))
+        self.call_on(
+            Backend::Rerank,
+            Retry::OnAnotherInstance,
+            self.rpc_timeout,
+            |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move { RerankClient::new(channel).rerank(request).await }
+            },
+        )
+        .await
     }
 
     /// Opens the generation stream (returns once the service has accepted the call, before
@@ -374,14 +396,16 @@ impl Backends {
         ctx: &RequestContext,
     ) -> Result<tonic::Streaming<GenerateChunk>, GatewayError> {
         let timeout = self.generate_timeout;
-        let result = self
-            .generation
-            .call(Retry::OnAnotherInstance, timeout, |channel, left| {
+        self.call_on(
+            Backend::Generation,
+            Retry::OnAnotherInstance,
+            timeout,
+            |channel, left| {
                 let request = ctx.grpc_request(message.clone(), left);
                 async move { GenerationClient::new(channel).generate(request).await }
-            })
-            .await;
-        result.map_err(|e| self.error(Backend::Generation, e))
+            },
+        )
+        .await
     }
 
     /// Asks every instance of each backend, concurrently, whether it is SERVING (a backend is
