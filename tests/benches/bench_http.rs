@@ -1,8 +1,10 @@
-//! What the HTTP benchmark binaries share: the fixture corpus as one ingest body, and a POST
-//! that turns any non-2xx answer into an error carrying the gateway's message.
+//! What the HTTP benchmark binaries share: the fixture corpus as one ingest body, a POST
+//! that turns any non-2xx answer into an error carrying the gateway's message, and a pass of
+//! concurrent cache-hit queries.
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -31,4 +33,39 @@ pub async fn post(client: &reqwest::Client, url: &str, body: &Value) -> BenchRes
         return Err(format!("{url}: {status} {answer}").into());
     }
     Ok(answer)
+}
+
+/// Latencies (ms) of `total` POSTs of `body` to `url` from `clients` concurrent clients, each
+/// answer checked to be a cache hit of `kind` (`exact`/`semantic`); and the pass's wall time.
+pub async fn hit_pass(
+    url: &str,
+    body: &Value,
+    kind: &'static str,
+    total: usize,
+    clients: usize,
+) -> BenchResult<(Vec<f64>, Duration)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..clients {
+        let share = total / clients + usize::from(worker < total % clients);
+        let (url, body) = (url.to_string(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut samples = Vec::with_capacity(share);
+            for _ in 0..share {
+                let sent = Instant::now();
+                let answer = post(&client, &url, &body).await?;
+                samples.push(sent.elapsed().as_secs_f64() * 1000.0);
+                if answer["cache"]["hit"] != true || answer["cache"]["match"] != kind {
+                    return Err(format!("expected a {kind} hit: {}", answer["cache"]).into());
+                }
+            }
+            BenchResult::Ok(samples)
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok((all, started.elapsed()))
 }

@@ -14,7 +14,7 @@ mod bench_http;
 #[allow(dead_code)] // shared with query_latency, which uses the sample tables
 mod latency_report;
 
-use bench_http::{BenchResult, corpus, post};
+use bench_http::{BenchResult, corpus, hit_pass, post};
 use latency_report::{Machine, env_count, load_average, percentile, source_revision};
 use ragmesh_testkit::RagmeshProcess;
 use serde_json::{Value, json};
@@ -33,41 +33,6 @@ const COLD: [&str; 3] = [
 
 fn query(question: &str) -> Value {
     json!({ "query": question, "collection": COLLECTION })
-}
-
-/// Latencies (ms) of `total` requests for `question` from `clients` concurrent clients, each
-/// checked to be a cache hit of `kind`; and the wall time of the whole pass.
-async fn hit_pass(
-    base: &str,
-    question: &'static str,
-    kind: &'static str,
-    total: usize,
-    clients: usize,
-) -> BenchResult<(Vec<f64>, Duration)> {
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..clients {
-        let url = format!("{base}/api/query");
-        let share = total / clients + usize::from(worker < total % clients);
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut samples = Vec::with_capacity(share);
-            for _ in 0..share {
-                let sent = Instant::now();
-                let answer = post(&client, &url, &query(question)).await?;
-                samples.push(sent.elapsed().as_secs_f64() * 1000.0);
-                if answer["cache"]["hit"] != true || answer["cache"]["match"] != kind {
-                    return Err(format!("expected a {kind} hit: {}", answer["cache"]).into());
-                }
-            }
-            BenchResult::Ok(samples)
-        }));
-    }
-    let mut all = Vec::with_capacity(total);
-    for task in tasks {
-        all.extend(task.await??);
-    }
-    Ok((all, started.elapsed()))
 }
 
 fn row(pass: &str, samples: &[f64], wall: Duration) -> String {
@@ -127,8 +92,9 @@ fn main() -> BenchResult<()> {
             cold.push(sent.elapsed().as_secs_f64() * 1000.0);
         }
         let cold_wall = cold_started.elapsed();
-        let exact = hit_pass(&base, QUESTION, "exact", hits, clients).await?;
-        let semantic = hit_pass(&base, PARAPHRASE, "semantic", hits / 4, clients).await?;
+        let url = format!("{base}/api/query");
+        let exact = hit_pass(&url, &query(QUESTION), "exact", hits, clients).await?;
+        let semantic = hit_pass(&url, &query(PARAPHRASE), "semantic", hits / 4, clients).await?;
         BenchResult::Ok((cold, cold_wall, exact, semantic))
     });
     let (cold, cold_wall, exact, semantic) = measured.inspect_err(|_| {

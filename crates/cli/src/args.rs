@@ -36,6 +36,8 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore an archive made by `ragmesh backup` through a running gateway.
     Restore(RestoreArgs),
+    /// Run many instances of every service on this machine behind the load balancer.
+    Cluster(ClusterArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -275,4 +277,70 @@ pub struct RestoreArgs {
     pub replace: bool,
     #[command(flatten)]
     pub gateway: GatewayArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Start every process of a multi-instance cluster on loopback ports, the load balancer in
+    /// front, and a redis-server when none answers; prints the entry URL and returns.
+    Up(ClusterUpArgs),
+    /// Stop exactly the processes `cluster up` started in --dir (SIGTERM, then SIGKILL).
+    Down(ClusterDirArg),
+    /// Show every member of the cluster in --dir, whether it runs, and its URLs.
+    Status(ClusterDirArg),
+    /// Start one member again (after a crash or a kill), on the same port and data directory;
+    /// a member still running is stopped gracefully first.
+    Restart(ClusterRestartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterDirArg {
+    /// Folder holding the cluster's state file, logs and data.
+    #[arg(long, default_value = "./cluster", env = "RAGMESH_CLUSTER_DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterUpArgs {
+    #[command(flatten)]
+    pub dir: ClusterDirArg,
+    /// Address of the load balancer: the cluster's entry point.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[arg(long, default_value_t = 2)]
+    pub gateways: usize,
+    #[arg(long, default_value_t = 1)]
+    pub retrieval_shards: usize,
+    #[arg(long, default_value_t = 1)]
+    pub retrieval_replicas: usize,
+    #[arg(long, default_value_t = 1)]
+    pub rerank: usize,
+    #[arg(long, default_value_t = 1)]
+    pub generation: usize,
+    /// Redis for the shared cache tier (`redis://host:port`). Default: 127.0.0.1:6379 when
+    /// something answers there, else a redis-server this cluster starts (and stops).
+    #[arg(long, conflicts_with = "own_redis")]
+    pub redis: Option<String>,
+    /// Always start a private redis-server on a free port (tests kill it without touching
+    /// anyone else's Redis).
+    #[arg(long)]
+    pub own_redis: bool,
+    /// Extra `KEY=VALUE` environment for every ragmesh process (repeatable), e.g.
+    /// `RAGMESH__GENERATION__MAX_NEW_TOKENS=64`.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterRestartArgs {
+    #[command(flatten)]
+    pub dir: ClusterDirArg,
+    /// Member name as `cluster status` shows it, e.g. `gateway-2` or `retrieval-s1-r0`.
+    pub member: String,
 }

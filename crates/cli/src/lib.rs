@@ -5,6 +5,7 @@
 
 mod args;
 mod backup_cmd;
+mod cluster;
 mod eval;
 mod http_client;
 mod ingest;
@@ -53,5 +54,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(a) => backup_cmd::backup(a).await,
         Command::Restore(a) => backup_cmd::restore(a).await,
         Command::Eval(a) => eval::run(config.as_deref(), a).await,
+        Command::Cluster(a) => cluster::run(config.as_deref(), a).await,
     }
 }

@@ -1,0 +1,135 @@
+//! Starting and stopping cluster members as detached processes: each runs in its own process
+//! group (Ctrl-C in the terminal that ran `cluster up` does not reach it; `down` signals the
+//! whole group), logs to a file, and is recognised later by its command line, so a recycled
+//! pid is never signalled.
+
+use super::state::Member;
+use anyhow::Context;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a member may take to listen (first model load included).
+const START_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Starts `member` (detached) and records its pid. Its ready file, if any, is removed first so
+/// a stale one is never mistaken for the new process.
+pub fn spawn(member: &mut Member) -> anyhow::Result<()> {
+    if let Some(ready) = &member.ready_file {
+        let _ = std::fs::remove_file(ready);
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&member.log)
+        .with_context(|| format!("cannot open {}", member.log.display()))?;
+    let child = Command::new(&member.program)
+        .args(&member.args)
+        .envs(member.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("cannot start {}", member.program.display()))?;
+    member.pid = child.id();
+    // The child is not waited for: it outlives this command, and `down` stops it by pid.
+    drop(child);
+    Ok(())
+}
+
+/// Whether the member's recorded pid is still this member (same command line).
+pub fn is_running(member: &Member) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{}/cmdline", member.pid)) else {
+        return false;
+    };
+    if is_zombie(member.pid) {
+        return false;
+    }
+    let argv: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    argv.len() > member.args.len() && argv[1..] == member.args[..]
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Sends `signal` (e.g. `TERM`, `KILL`) to the member's process group.
+pub fn signal(member: &Member, signal: &str) -> anyhow::Result<()> {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .arg(format!("-{}", member.pid))
+        .stderr(Stdio::null())
+        .status()
+        .context("cannot run kill")?;
+    if !status.success() && is_running(member) {
+        anyhow::bail!("kill -{signal} {} failed", member.pid);
+    }
+    Ok(())
+}
+
+/// SIGTERM, wait up to `grace` for a clean exit, then SIGKILL. Returns whether it exited
+/// within the grace period.
+pub async fn stop(member: &Member, grace: Duration) -> anyhow::Result<bool> {
+    if !is_running(member) {
+        return Ok(true);
+    }
+    signal(member, "TERM")?;
+    let started = Instant::now();
+    while started.elapsed() < grace {
+        if !is_running(member) {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(member, "KILL")?;
+    while is_running(member) && started.elapsed() < grace + Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(false)
+}
+
+/// Waits until the member listens: its ready file exists (ragmesh services) or its port
+/// accepts connections (redis). Fails early, with the log's tail, if it exits.
+pub async fn wait_listening(member: &Member) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let ready = match &member.ready_file {
+            Some(path) => path.exists(),
+            None => tokio::net::TcpStream::connect(&member.addr).await.is_ok(),
+        };
+        if ready {
+            return Ok(());
+        }
+        if !is_running(member) {
+            anyhow::bail!(
+                "{} exited during start-up; last log lines:\n{}",
+                member.name,
+                log_tail(&member.log)
+            );
+        }
+        if started.elapsed() > START_TIMEOUT {
+            anyhow::bail!("{} not listening after {START_TIMEOUT:?}", member.name);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The last lines of a log file (for error messages).
+pub fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
