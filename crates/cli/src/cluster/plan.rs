@@ -83,6 +83,7 @@ pub fn build(
                 ready_file: None,
                 log: dir.join("logs/redis.log"),
                 pid: 0,
+                start_ticks: 0,
             });
             format!("redis://{addr}")
         }
@@ -123,6 +124,7 @@ pub fn build(
                 metrics_addr,
                 ready_file: Some(ready_file),
                 pid: 0,
+                start_ticks: 0,
             })
         };
 

@@ -1,7 +1,7 @@
 //! Starting and stopping cluster members as detached processes: each runs in its own process
 //! group (Ctrl-C in the terminal that ran `cluster up` does not reach it; `down` signals the
-//! whole group), logs to a file, and is recognised later by its command line, so a recycled
-//! pid is never signalled.
+//! whole group), logs to a file, and is recognised later by its pid *and* start time, so a
+//! recycled pid is never signalled.
 
 use super::state::Member;
 use anyhow::Context;
@@ -34,35 +34,34 @@ pub fn spawn(member: &mut Member) -> anyhow::Result<()> {
         .spawn()
         .with_context(|| format!("cannot start {}", member.program.display()))?;
     member.pid = child.id();
+    member.start_ticks = start_ticks(member.pid).unwrap_or(0);
     // The child is not waited for: it outlives this command, and `down` stops it by pid.
     drop(child);
     Ok(())
 }
 
-/// Whether the member's recorded pid is still this member (same command line).
+/// Whether the member's recorded pid is still this member: alive, not a zombie, and started
+/// when we started it (a command line would not do: redis-server rewrites its own).
 pub fn is_running(member: &Member) -> bool {
-    let Ok(raw) = std::fs::read(format!("/proc/{}/cmdline", member.pid)) else {
-        return false;
-    };
-    if is_zombie(member.pid) {
-        return false;
-    }
-    let argv: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    argv.len() > member.args.len() && argv[1..] == member.args[..]
+    member.pid != 0
+        && parse_stat(member.pid)
+            .is_some_and(|(state, ticks)| state != 'Z' && ticks == member.start_ticks)
 }
 
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
+fn start_ticks(pid: u32) -> Option<u64> {
+    parse_stat(pid).map(|(_, ticks)| ticks)
+}
+
+/// State letter and start time (clock ticks after boot) from `/proc/PID/stat`.
+fn parse_stat(pid: u32) -> Option<(char, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    // Field 22 of the whole line is the 20th after the name.
+    let ticks = fields.get(19)?.parse().ok()?;
+    Some((state, ticks))
 }
 
 /// Sends `signal` (e.g. `TERM`, `KILL`) to the member's process group.

@@ -25,6 +25,9 @@ pub struct Member {
     pub log: PathBuf,
     /// Process id of the last start (also its process group id).
     pub pid: u32,
+    /// Its start time in clock ticks after boot: a pid reused by another process differs.
+    #[serde(default)]
+    pub start_ticks: u64,
 }
 
 impl Member {
