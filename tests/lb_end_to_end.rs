@@ -60,7 +60,10 @@ async fn serve_lb_balances_reloads_on_sighup_and_stops_on_sigterm() {
         if seen.get("b") == Some(&4) {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "SIGHUP did not reload: {seen:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "SIGHUP did not reload: {seen:?}"
+        );
     }
 
     let metrics_url = lb.metrics_url.clone().unwrap();
@@ -73,7 +76,9 @@ async fn serve_lb_balances_reloads_on_sighup_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert!(
-        text.contains(&format!("ragmesh_lb_requests_total{{upstream=\"{b}\",status=\"200\"}}")),
+        text.contains(&format!(
+            "ragmesh_lb_requests_total{{upstream=\"{b}\",status=\"200\"}}"
+        )),
         "{text}"
     );
     assert!(lb.stop(Duration::from_secs(10)), "{}", lb.log_tail());

@@ -9,13 +9,19 @@ use crate::ready_file::{self, Ready};
 use ragmesh_config::Settings;
 use std::path::Path;
 
-pub async fn run(config: Option<&Path>, mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(
+    config: Option<&Path>,
+    mut settings: Settings,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
     if let Some(listen) = &args.listen {
         settings.lb.listen = listen.clone();
     }
     if let Some(metrics) = &args.metrics_listen {
         settings.lb.metrics_listen = metrics.clone();
     }
+    // Before the ready file exists, so a SIGHUP sent as soon as it appears is never fatal.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let shutdown = ragmesh_telemetry::shutdown_token();
     let handle = ragmesh_lb::spawn(settings, shutdown.clone()).await?;
     if let Some(path) = &args.ready_file {
@@ -29,7 +35,6 @@ pub async fn run(config: Option<&Path>, mut settings: Settings, args: ServeArgs)
             },
         )?;
     }
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,

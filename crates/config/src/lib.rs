@@ -306,10 +306,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.lb.listen, "127.0.0.1:0");
-        assert_eq!(
-            s.lb.static_upstreams(),
-            ["127.0.0.1:1", "gateway-2:8080"]
-        );
+        assert_eq!(s.lb.static_upstreams(), ["127.0.0.1:1", "gateway-2:8080"]);
         assert_eq!(s.lb.selection, LbSelection::LeastConnections);
         assert_eq!(s.lb.protocol, LbProtocol::Grpc);
         assert_eq!(s.lb.dns_upstream(), None);

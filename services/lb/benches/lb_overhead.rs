@@ -31,7 +31,14 @@ async fn load(url: String, clients: usize, secs: u64) -> Run {
         .unwrap();
     // Warm the connections up.
     for _ in 0..clients {
-        client.get(&url).send().await.unwrap().bytes().await.unwrap();
+        client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
     }
     let until = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
@@ -91,7 +98,9 @@ fn main() {
 
         let direct = load(format!("http://{upstream}/hello"), clients, secs).await;
         let through = load(format!("http://{}/hello", lb.addr), clients, secs).await;
-        println!("{clients} concurrent clients, {secs} s per mode, 1-thread upstream, 1-thread balancer");
+        println!(
+            "{clients} concurrent clients, {secs} s per mode, 1-thread upstream, 1-thread balancer"
+        );
         println!("| path | requests | requests/s | p50 ms | p99 ms |");
         println!("|---|---|---|---|---|");
         for (name, run) in [("direct", &direct), ("through the LB", &through)] {

@@ -58,7 +58,11 @@ async fn replace(
     };
     let Json(body) = match body {
         Ok(body) => body,
-        Err(e) => return bad(format!("expected {{\"upstreams\": \"host:port,...\"}}: {e}")),
+        Err(e) => {
+            return bad(format!(
+                "expected {{\"upstreams\": \"host:port,...\"}}: {e}"
+            ));
+        }
     };
     let current = state.discovery.spec();
     let settings = LbSettings {

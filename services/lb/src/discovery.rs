@@ -60,7 +60,11 @@ impl Discovery {
         self.generation.fetch_add(1, Ordering::SeqCst);
         *self.spec.lock() = spec;
         self.refresh_once().await;
-        self.pool.members().iter().map(|u| u.label.clone()).collect()
+        self.pool
+            .members()
+            .iter()
+            .map(|u| u.label.clone())
+            .collect()
     }
 
     /// Resolves the spec in force and replaces the pool's members.
@@ -101,7 +105,12 @@ impl Discovery {
         }
         let (added, removed) = self.pool.replace(&resolved);
         if !added.is_empty() || !removed.is_empty() {
-            tracing::info!(?added, ?removed, upstreams = resolved.len(), "upstream set changed");
+            tracing::info!(
+                ?added,
+                ?removed,
+                upstreams = resolved.len(),
+                "upstream set changed"
+            );
         }
     }
 

@@ -83,7 +83,11 @@ impl HealthCheck {
         let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{addr}")) else {
             return false;
         };
-        let Ok(channel) = endpoint.connect_timeout(self.connect_timeout).connect().await else {
+        let Ok(channel) = endpoint
+            .connect_timeout(self.connect_timeout)
+            .connect()
+            .await
+        else {
             return false;
         };
         let request = HealthCheckRequest {
@@ -97,7 +101,12 @@ impl HealthCheck {
 }
 
 /// Probes every member each interval until `shutdown`.
-pub async fn run(pool: Arc<UpstreamPool>, check: HealthCheck, interval: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    pool: Arc<UpstreamPool>,
+    check: HealthCheck,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

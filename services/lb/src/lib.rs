@@ -186,7 +186,10 @@ impl LbHandle {
         if drained {
             tracing::info!("load balancer drained");
         } else {
-            tracing::warn!(in_flight = self.in_flight(), "grace over: dropping requests still in flight");
+            tracing::warn!(
+                in_flight = self.in_flight(),
+                "grace over: dropping requests still in flight"
+            );
         }
         // Pingora's thread ends after its own grace; it holds nothing a caller waits for.
         drop(self.thread);

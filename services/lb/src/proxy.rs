@@ -37,7 +37,11 @@ pub struct LbProxy {
 }
 
 impl LbProxy {
-    pub fn new(pool: Arc<UpstreamPool>, settings: &LbSettings, active: Arc<AtomicUsize>) -> LbProxy {
+    pub fn new(
+        pool: Arc<UpstreamPool>,
+        settings: &LbSettings,
+        active: Arc<AtomicUsize>,
+    ) -> LbProxy {
         LbProxy {
             pool,
             protocol: settings.protocol,
@@ -130,7 +134,11 @@ impl ProxyHttp for LbProxy {
         }
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
         let header = session.req_header();
         let parent = TraceContext::from_headers(&header.headers);
         let path = header.uri.path().to_string();
@@ -155,9 +163,16 @@ impl ProxyHttp for LbProxy {
         Ok(false)
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<Box<HttpPeer>> {
         let Some(attempt) = self.pool.select(&ctx.tried) else {
-            return Err(Error::explain(ErrorType::HTTPStatus(503), "no upstream available"));
+            return Err(Error::explain(
+                ErrorType::HTTPStatus(503),
+                "no upstream available",
+            ));
         };
         let addr = attempt.upstream.addr;
         ctx.tried.push(addr);
@@ -250,7 +265,8 @@ impl ProxyHttp for LbProxy {
             metrics::request(&label, &status, Some(seconds));
         } else {
             // The failed attempt is already counted as `error`; only its duration is left.
-            ::metrics::histogram!(metrics::REQUEST_DURATION, "upstream" => label.clone()).record(seconds);
+            ::metrics::histogram!(metrics::REQUEST_DURATION, "upstream" => label.clone())
+                .record(seconds);
         }
         if let Some(e) = e {
             tracing::debug!(upstream = %label, error = %e, "request failed");

@@ -163,8 +163,10 @@ impl UpstreamPool {
     /// until the returned guard is dropped.
     pub fn select(&self, tried: &[SocketAddr]) -> Option<InFlight> {
         let members = self.members();
-        let untried: Vec<&Arc<Upstream>> =
-            members.iter().filter(|u| !tried.contains(&u.addr)).collect();
+        let untried: Vec<&Arc<Upstream>> = members
+            .iter()
+            .filter(|u| !tried.contains(&u.addr))
+            .collect();
         let available: Vec<&Arc<Upstream>> = untried
             .iter()
             .copied()
@@ -180,11 +182,7 @@ impl UpstreamPool {
         }
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
         let start = turn % candidates.len();
-        let rotated = candidates
-            .iter()
-            .cycle()
-            .skip(start)
-            .take(candidates.len());
+        let rotated = candidates.iter().cycle().skip(start).take(candidates.len());
         let chosen = match self.selection {
             LbSelection::RoundRobin => candidates[start],
             LbSelection::LeastConnections => rotated.min_by_key(|u| u.in_flight()).copied()?,
@@ -200,7 +198,10 @@ impl UpstreamPool {
     /// An attempt on `upstream` failed before any response; ejects it after
     /// `eject_after_failures` in a row. Returns true when this failure ejected it.
     pub fn record_failure(&self, upstream: &Upstream) -> bool {
-        let failures = upstream.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let failures = upstream
+            .consecutive_failures
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
         let now = self.now_ms();
         if failures < self.eject_after_failures || self.is_ejected(upstream, now) {
             return false;
@@ -228,7 +229,11 @@ impl UpstreamPool {
     }
 
     fn publish_one(&self, upstream: &Upstream) {
-        let value = if self.is_available(upstream) { 1.0 } else { 0.0 };
+        let value = if self.is_available(upstream) {
+            1.0
+        } else {
+            0.0
+        };
         metrics::healthy(&upstream.label, value);
     }
 
@@ -309,7 +314,10 @@ mod tests {
         let pool = pool(LbSelection::RoundRobin, 2);
         let first = pool.members()[0].clone();
         assert!(!pool.record_failure(&first));
-        assert!(pool.record_failure(&first), "second failure in a row ejects");
+        assert!(
+            pool.record_failure(&first),
+            "second failure in a row ejects"
+        );
         for _ in 0..4 {
             assert_ne!(pool.select(&[]).unwrap().upstream.addr, first.addr);
         }

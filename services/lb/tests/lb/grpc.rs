@@ -21,7 +21,10 @@ struct GrpcDouble {
 
 #[tonic::async_trait]
 impl Rerank for GrpcDouble {
-    async fn rerank(&self, _request: Request<RerankRequest>) -> Result<Response<RerankResponse>, Status> {
+    async fn rerank(
+        &self,
+        _request: Request<RerankRequest>,
+    ) -> Result<Response<RerankResponse>, Status> {
         Ok(Response::new(RerankResponse {
             results: Vec::new(),
             reranker: self.name.clone(),
@@ -35,7 +38,10 @@ type ChunkStream = Pin<Box<dyn futures::Stream<Item = Result<GenerateChunk, Stat
 impl Generation for GrpcDouble {
     type GenerateStream = ChunkStream;
 
-    async fn generate(&self, request: Request<GenerateRequest>) -> Result<Response<ChunkStream>, Status> {
+    async fn generate(
+        &self,
+        request: Request<GenerateRequest>,
+    ) -> Result<Response<ChunkStream>, Status> {
         let n = request.into_inner().max_new_tokens;
         let name = self.name.clone();
         let chunks = futures::stream::iter((0..n).map(move |i| {
@@ -119,6 +125,9 @@ async fn grpc_unary_and_server_streaming_pass_through_over_h2c() {
     }
     assert_eq!(tokens.len(), 50);
     let prefix = tokens[0].split('-').next().unwrap().to_string();
-    assert!(tokens.iter().all(|t| t.starts_with(&prefix)), "one upstream per stream");
+    assert!(
+        tokens.iter().all(|t| t.starts_with(&prefix)),
+        "one upstream per stream"
+    );
     shutdown.cancel();
 }

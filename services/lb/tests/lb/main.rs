@@ -11,7 +11,11 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_robin_spreads_requests_and_propagates_the_trace() {
-    let doubles = [HttpDouble::start("a"), HttpDouble::start("b"), HttpDouble::start("c")];
+    let doubles = [
+        HttpDouble::start("a"),
+        HttpDouble::start("b"),
+        HttpDouble::start("c"),
+    ];
     let addrs: Vec<_> = doubles.iter().map(|d| d.addr).collect();
     let (lb, shutdown) = start_lb(&addrs, |_| {}).await;
     for _ in 0..30 {
@@ -19,7 +23,12 @@ async fn round_robin_spreads_requests_and_propagates_the_trace() {
         assert_eq!(status, 200);
     }
     for double in &doubles {
-        assert_eq!(double.hits(), 10, "upstream {} got an unfair share", double.name);
+        assert_eq!(
+            double.hits(),
+            10,
+            "upstream {} got an unfair share",
+            double.name
+        );
     }
 
     let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -32,8 +41,14 @@ async fn round_robin_spreads_requests_and_propagates_the_trace() {
     let who = response.text().await.unwrap();
     let double = doubles.iter().find(|d| d.name == who).unwrap();
     let seen = double.shared.last_traceparent.lock().clone().unwrap();
-    assert!(seen.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{seen}");
-    assert_ne!(seen, incoming, "the balancer's own span is the upstream's parent");
+    assert!(
+        seen.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{seen}"
+    );
+    assert_ne!(
+        seen, incoming,
+        "the balancer's own span is the upstream's parent"
+    );
     // Without one, the balancer starts a trace.
     get_text(&lb, "/who").await;
     let started = doubles
@@ -81,7 +96,11 @@ async fn a_killed_upstream_fails_no_request_is_ejected_and_rejoins_after_restart
     doomed.kill();
     for _ in 0..20 {
         let (status, who) = get_text(&lb, "/who").await;
-        assert_eq!((status, who.as_str()), (200, "survivor"), "a request failed");
+        assert_eq!(
+            (status, who.as_str()),
+            (200, "survivor"),
+            "a request failed"
+        );
     }
     let label = doomed.addr.to_string();
     let healthy = format!("ragmesh_lb_upstream_healthy{{upstream=\"{label}\"}}");
@@ -191,8 +210,10 @@ async fn reload_swaps_upstreams_without_dropping_a_slow_request() {
     assert_eq!(response.status(), 400);
     assert_eq!(lb.upstreams().len(), 2);
     // The library call does the same.
-    let mut settings = ragmesh_config::LbSettings::default();
-    settings.upstreams = old.addr.to_string();
+    let settings = ragmesh_config::LbSettings {
+        upstreams: old.addr.to_string(),
+        ..Default::default()
+    };
     assert_eq!(lb.reload(&settings).await.unwrap(), [old.addr.to_string()]);
     assert_eq!(get_text(&lb, "/who").await.1, "old");
     shutdown.cancel();
@@ -213,7 +234,10 @@ async fn shutdown_stops_accepting_and_drains_the_request_in_flight() {
         tokio::net::TcpStream::connect(addr).await.is_err()
     })
     .await;
-    assert!(!stopped.is_finished(), "stopped before the request finished");
+    assert!(
+        !stopped.is_finished(),
+        "stopped before the request finished"
+    );
     upstream.release();
     let response = in_flight.await.unwrap();
     assert_eq!(response.status(), 200);
@@ -252,7 +276,10 @@ async fn metrics_export_every_series_the_dashboard_and_alert_read() {
         format!("ragmesh_lb_ejections_total{{upstream=\"{label}\"}}"),
         format!("ragmesh_lb_request_duration_seconds_bucket{{upstream=\"{label}\",le=\"+Inf\"}}"),
     ] {
-        assert!(sample(&text, &series).is_some(), "{series} missing:\n{text}");
+        assert!(
+            sample(&text, &series).is_some(),
+            "{series} missing:\n{text}"
+        );
     }
     // Every lb series named in deploy/ (dashboard, alerts) is exported.
     let allowlist = std::fs::read_to_string(concat!(

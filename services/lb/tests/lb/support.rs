@@ -150,7 +150,7 @@ async fn hold(State(state): State<DoubleState>) -> Response {
 }
 
 async fn sse(State(state): State<DoubleState>) -> Response {
-    use axum::response::sse::{Event, Sse};
+    use axum::response::sse::Sse;
     state.shared.hits.fetch_add(1, Ordering::SeqCst);
     let shared = state.shared.clone();
     let events = async_stream(shared);
