@@ -77,6 +77,8 @@ pub enum ServiceName {
     Retrieval,
     Rerank,
     Generation,
+    /// The Pingora load balancer in front of gateways or a gRPC service (`[lb]` settings).
+    Lb,
 }
 
 #[derive(Debug, Args)]
@@ -86,7 +88,7 @@ pub struct ServeArgs {
     /// Listen address; overrides the service's `listen` setting (port 0 picks a free port).
     #[arg(long)]
     pub listen: Option<String>,
-    /// Write the bound address here (JSON) once listening.
+    /// Write the bound address here (JSON) once listening (`lb`: once it proxies).
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
     /// Address of the `/metrics` and `/log-level` listener of a gRPC service; overrides its

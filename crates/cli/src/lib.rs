@@ -15,6 +15,7 @@ mod models_cmd;
 mod query;
 mod ready_file;
 mod serve;
+mod serve_lb;
 mod up;
 
 use args::{Cli, Command};

@@ -16,13 +16,15 @@ impl ServiceName {
             ServiceName::Retrieval => "retrieval",
             ServiceName::Rerank => "rerank",
             ServiceName::Generation => "generation",
+            ServiceName::Lb => "lb",
         }
     }
 
-    /// The `metrics_listen` setting of a gRPC service (the gateway serves `/metrics` itself).
+    /// The `metrics_listen` setting of a gRPC service (the gateway serves `/metrics` itself,
+    /// the balancer its own admin listener).
     pub fn metrics_listen(self, settings: &mut Settings) -> Option<&mut String> {
         match self {
-            ServiceName::Gateway => None,
+            ServiceName::Gateway | ServiceName::Lb => None,
             ServiceName::Retrieval => Some(&mut settings.retrieval.metrics_listen),
             ServiceName::Rerank => Some(&mut settings.rerank.metrics_listen),
             ServiceName::Generation => Some(&mut settings.generation.metrics_listen),
@@ -36,6 +38,7 @@ impl ServiceName {
             ServiceName::Retrieval => &settings.retrieval.listen,
             ServiceName::Rerank => &settings.rerank.listen,
             ServiceName::Generation => &settings.generation.listen,
+            ServiceName::Lb => &settings.lb.listen,
         }
     }
 }
@@ -61,6 +64,9 @@ pub fn spawn_service(
                 .await
                 .map_err(anyhow::Error::from),
             ServiceName::Generation => ragmesh_generation::run(settings, listener, shutdown)
+                .await
+                .map_err(anyhow::Error::from),
+            ServiceName::Lb => ragmesh_lb::run(settings, listener, shutdown)
                 .await
                 .map_err(anyhow::Error::from),
         };
@@ -91,6 +97,9 @@ pub async fn run(config: Option<&std::path::Path>, args: ServeArgs) -> anyhow::R
     let mut settings = Settings::load(config)?;
     let name = args.service.as_str();
     ragmesh_telemetry::init_logging(&settings.telemetry, name)?;
+    if args.service == ServiceName::Lb {
+        return crate::serve_lb::run(config, settings, args).await;
+    }
     let addr = args
         .listen
         .clone()

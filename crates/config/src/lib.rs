@@ -7,6 +7,7 @@
 
 mod cache;
 mod generator_identity;
+mod lb;
 mod prompt;
 mod providers;
 mod rpc;
@@ -14,6 +15,7 @@ mod settings;
 
 pub use cache::CacheSettings;
 pub use generator_identity::{GeneratorIdentity, gguf_model_stem};
+pub use lb::{LbProtocol, LbSelection, LbSettings};
 pub use prompt::{CONTEXT_PLACEHOLDERS, PromptSettings};
 pub use providers::{OPENAI_KEY_ENV, OllamaSettings, OpenAiSettings, PROVIDERS};
 pub use rpc::{BreakerSettings, MaxConcurrentSettings, RpcSettings, split_urls};
@@ -114,6 +116,9 @@ impl Settings {
             return invalid("telemetry.otlp_endpoint must be an http:// or https:// URL");
         }
         if let Some(problem) = self.cache.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if let Some(problem) = self.lb.problem() {
             return Err(ConfigError::Invalid(problem));
         }
         Ok(())
@@ -286,6 +291,36 @@ mod tests {
     fn unknown_provider_is_rejected() {
         let err = Settings::load_with_env(None, env(&[("RAGMESH__GENERATION__PROVIDER", "gpt")]));
         assert!(err.unwrap_err().to_string().contains("\"gpt\" is unknown"));
+    }
+
+    #[test]
+    fn lb_section_reads_env_and_rejects_bad_values() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("RAGMESH__LB__LISTEN", "127.0.0.1:0"),
+                ("RAGMESH__LB__UPSTREAMS", "127.0.0.1:1, gateway-2:8080"),
+                ("RAGMESH__LB__SELECTION", "least_connections"),
+                ("RAGMESH__LB__PROTOCOL", "grpc"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.lb.listen, "127.0.0.1:0");
+        assert_eq!(s.lb.static_upstreams(), ["127.0.0.1:1", "gateway-2:8080"]);
+        assert_eq!(s.lb.selection, LbSelection::LeastConnections);
+        assert_eq!(s.lb.protocol, LbProtocol::Grpc);
+        assert_eq!(s.lb.dns_upstream(), None);
+        for (key, value) in [
+            ("RAGMESH__LB__UPSTREAMS", "no-port"),
+            ("RAGMESH__LB__UPSTREAMS_DNS", "svc:notaport"),
+            ("RAGMESH__LB__EJECT_AFTER_FAILURES", "0"),
+            ("RAGMESH__LB__SELECTION", "random"),
+        ] {
+            assert!(
+                Settings::load_with_env(None, env(&[(key, value)])).is_err(),
+                "{key}={value}"
+            );
+        }
     }
 
     #[test]

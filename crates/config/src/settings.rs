@@ -16,6 +16,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub rpc: crate::RpcSettings,
     pub cache: crate::CacheSettings,
+    pub lb: crate::LbSettings,
 }
 
 /// Where model files live and where they are fetched from.

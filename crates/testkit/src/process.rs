@@ -145,6 +145,11 @@ impl RagmeshProcess {
         self.signal("-STOP");
     }
 
+    /// SIGHUP: `ragmesh serve lb` re-reads its configuration and applies the new upstreams.
+    pub fn hangup(&self) {
+        self.signal("-HUP");
+    }
+
     /// SIGCONT after [`RagmeshProcess::pause`].
     pub fn resume(&self) {
         self.signal("-CONT");
