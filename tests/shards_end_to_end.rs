@@ -227,14 +227,51 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
     assert!(!sources(&documents_on(&shard_two.url).await).contains(victim));
     assert_eq!(sources(&documents_on(&replica_a.url).await), own[0]);
 
-    // 4. One replica of shard 1 dies: reads and writes keep succeeding.
+    // 4. One replica of shard 1 dies (SIGKILL) under a steady mixed load of queries and
+    //    ingests: no request fails, and the dead replica is ejected.
     let a_addr = replica_a.addr().to_string();
-    replica_a.kill();
     let query = json!({ "query": QUESTIONS[0].1, "collection": COLLECTION, "k": 3 });
-    for i in 0..10 {
-        let (status, body) = post(&two.url, "/api/retrieve", &query).await;
-        assert_eq!(status, 200, "read {i}: {body}");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..3)
+        .map(|worker| {
+            let (base, query, stop) = (two.url.clone(), query.clone(), stop.clone());
+            tokio::spawn(async move {
+                let (mut sent, mut failed) = (0u32, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, body) = if worker == 0 && sent % 4 == 0 {
+                        let source = format!("load-{worker}-{}.md", sent % 8);
+                        let text = format!("Load document {sent} about lava and starters.");
+                        ingest_one(&base, &source, &text, "load").await
+                    } else {
+                        post(&base, "/api/retrieve", &query).await
+                    };
+                    sent += 1;
+                    if status != 200 {
+                        failed.push(format!("{status}: {body}"));
+                    }
+                }
+                (sent, failed)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    replica_a.kill();
+    let killed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut sent, mut failed) = (0, Vec::new());
+    for worker in workers {
+        let (n, f) = worker.await.unwrap();
+        sent += n;
+        failed.extend(f);
     }
+    eprintln!("mixed load: {sent} requests, {} failed", failed.len());
+    assert!(sent >= 30, "only {sent} requests in {:?}", killed.elapsed());
+    assert!(
+        failed.len() as f64 <= f64::from(sent) * 0.001,
+        "{} of {sent} requests failed: {failed:?}",
+        failed.len()
+    );
     let kept = owned_by(0, "kept");
     let dropped = owned_by(0, "dropped");
     for (source, text, version) in [
