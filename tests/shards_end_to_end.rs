@@ -219,6 +219,22 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
     assert_eq!(status, 200, "{docs}");
     assert_eq!(docs["documents"].as_array().unwrap().len(), 4, "{docs}");
 
+    // Backups through the gateway need one shard; the answer says what to do instead.
+    let (status, body) = post(
+        &two.url,
+        &format!("/api/collections/{COLLECTION}/backup"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("back up each shard from one of its replicas"),
+        "{body}"
+    );
+
     // 3. A delete goes to the owner shard only.
     let victim = &own[1][0];
     let (status, deleted) = delete(&two.url, &format!("{path}?source={victim}")).await;
