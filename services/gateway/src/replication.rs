@@ -107,7 +107,7 @@ impl Replication {
                         upstream.set_fenced(i, true);
                     }
                     // Unknown: only this gateway's view (the fence) counts.
-                    Err(e) => tracing::warn!(error = %e, "handoff queue length unknown"),
+                    Err(e) => tracing::debug!(error = %e, "handoff queue length unknown"),
                 }
             }
         }
