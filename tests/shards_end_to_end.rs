@@ -3,8 +3,10 @@
 //!
 //! - both rank every query identically (ids and scores) for bm25, vector and hybrid, with and
 //!   without filters; each shard holds exactly its own documents; a delete reaches the owner;
-//! - killing one replica (SIGKILL) leaves reads and writes working; restarted, it catches up
-//!   on the writes it missed (hinted handoff through Redis) and serves reads alone;
+//! - killing one replica (SIGKILL) under a mixed load of queries and ingests fails no request;
+//!   a write it missed that cannot be kept (handoff Redis down) is a 503, not a divergence;
+//!   restarted, it catches up on the writes it missed (hinted handoff through Redis), in
+//!   order, and serves reads alone;
 //! - a shard with no replica alive is a 503 naming it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,6 +34,10 @@ fn retrieval(data: &Path) -> RagmeshProcess {
 }
 
 fn gateway(retrieval_url: &str, handoff_prefix: &str) -> RagmeshProcess {
+    gateway_with_redis(retrieval_url, handoff_prefix, "redis://127.0.0.1:6379")
+}
+
+fn gateway_with_redis(retrieval_url: &str, handoff_prefix: &str, redis: &str) -> RagmeshProcess {
     RagmeshProcess::serve(
         ragmesh_bin(),
         "gateway",
@@ -40,10 +46,7 @@ fn gateway(retrieval_url: &str, handoff_prefix: &str) -> RagmeshProcess {
             // Neither is needed for retrieval: closed ports.
             ("RAGMESH__GATEWAY__RERANK_URL", "http://127.0.0.1:9"),
             ("RAGMESH__GATEWAY__GENERATION_URL", "http://127.0.0.1:9"),
-            (
-                "RAGMESH__GATEWAY__HANDOFF_REDIS_URL",
-                "redis://127.0.0.1:6379",
-            ),
+            ("RAGMESH__GATEWAY__HANDOFF_REDIS_URL", redis),
             ("RAGMESH__GATEWAY__HANDOFF_KEY_PREFIX", handoff_prefix),
             ("RAGMESH__CACHE__ENABLED", "false"),
         ],
@@ -165,10 +168,10 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
     let mut shard_two = retrieval(dirs[3].path());
     let prefix = format!("ragmesh:test:shards:{}", std::process::id());
     let one = gateway(&single.url, &prefix);
-    let two = gateway(
-        &format!("{},{};{}", replica_a.url, replica_b.url, shard_two.url),
-        &prefix,
-    );
+    let sharded = format!("{},{};{}", replica_a.url, replica_b.url, shard_two.url);
+    let two = gateway(&sharded, &prefix);
+    // The same cluster seen by a gateway whose handoff Redis is down (a closed port).
+    let no_redis = gateway_with_redis(&sharded, &prefix, "redis://127.0.0.1:9");
     wait_until_serves(&one.url).await;
     wait_until_serves(&two.url).await;
     ingest_corpus(&one.url, COLLECTION).await;
@@ -323,7 +326,22 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
         ) >= 1.0,
         "the dead replica was ejected"
     );
+    // Without Redis the missed write cannot be kept: a 503 naming the shard, not a silent
+    // divergence; sent again through a gateway that reaches Redis, it is kept.
+    let retried = owned_by(0, "retried");
+    let (status, body) =
+        ingest_one(&no_redis.url, &retried, "Obsidian is volcanic glass.", "1").await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("retrieval shard 1 of 2 is unavailable")
+            && message.contains("retry the request"),
+        "{message}"
+    );
+    let (status, body) = ingest_one(&two.url, &retried, "Obsidian is volcanic glass.", "1").await;
+    assert_eq!(status, 200, "{body}");
     let survivor = documents_on(&replica_b.url).await;
+    assert!(sources(&survivor).contains(&retried));
     assert!(sources(&survivor).contains(&kept));
     assert!(!sources(&survivor).contains(&dropped));
 
