@@ -160,15 +160,27 @@ async fn a_stalled_backend_opens_the_breaker_and_a_second_instance_takes_retries
         let (status, body) = post(&failover.url, "/api/retrieve", &query).await;
         assert_eq!(status, 200, "{body}");
     }
+    // The first call found the dead instance and was retried on the live one; the dead one
+    // was then ejected, so the other calls went straight to the live instance.
+    let retries = metric(
+        &failover.url,
+        "ragmesh_backend_retries_total",
+        &["backend=\"retrieval\""],
+    )
+    .await;
+    assert!(
+        (1.0..=2.0).contains(&retries),
+        "the first call was retried on the live instance, not every other call: {retries}"
+    );
     assert!(
         metric(
             &failover.url,
-            "ragmesh_backend_retries_total",
+            "ragmesh_backend_ejections_total",
             &["backend=\"retrieval\""]
         )
         .await
-            >= 2.0,
-        "half the calls were retried on the live instance"
+            >= 1.0,
+        "the dead instance was ejected"
     );
     let (_, ready) = get(&failover.url, "/health/ready").await;
     assert_eq!(ready["breakers"]["retrieval"], "closed", "{ready}");

@@ -204,10 +204,12 @@ impl Default for GenerationSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySettings {
     pub listen: String,
-    /// Backend instances: one URL, a comma-separated list or a TOML array of URLs (idempotent
-    /// calls are retried once on the next instance, see `[rpc]`).
+    /// Retrieval shards and their replicas: `;` separates shards, `,` replicas of a shard
+    /// (one group: a single shard; see docs/architecture.md "Sharded retrieval").
     #[serde(deserialize_with = "crate::rpc::url_list")]
     pub retrieval_url: String,
+    /// Backend instances: one URL, a comma-separated list or a TOML array of URLs (idempotent
+    /// calls are retried once on the next instance, see `[rpc]`).
     #[serde(deserialize_with = "crate::rpc::url_list")]
     pub rerank_url: String,
     #[serde(deserialize_with = "crate::rpc::url_list")]
@@ -224,6 +226,12 @@ pub struct GatewaySettings {
     pub rpc_timeout_ms: u64,
     /// Deadline of a whole generation stream, milliseconds.
     pub generate_timeout_ms: u64,
+    /// Redis keeping the writes a retrieval replica missed until it is back (hinted
+    /// handoff, shared by every gateway); unset: `cache.l2_redis_url`. Needed only when a
+    /// shard has more than one replica.
+    pub handoff_redis_url: Option<String>,
+    /// Prefix of the handoff keys in that Redis.
+    pub handoff_key_prefix: String,
 }
 
 impl Default for GatewaySettings {
@@ -240,6 +248,8 @@ impl Default for GatewaySettings {
             rerank_top_n: 10,
             rpc_timeout_ms: 30_000,
             generate_timeout_ms: 300_000,
+            handoff_redis_url: None,
+            handoff_key_prefix: "ragmesh:handoff".into(),
         }
     }
 }

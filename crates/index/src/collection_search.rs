@@ -1,22 +1,85 @@
 //! Searching a collection: the BM25 leg, the vector leg, and hybrid search running both legs
-//! concurrently (rayon::join) and fusing them with reciprocal rank fusion. Filters restrict
+//! concurrently (rayon::join) and fusing them with reciprocal rank fusion; or, for a sharded
+//! collection, the legs unfused (scored with the whole collection's BM25 counts) for the
+//! caller to merge across shards and fuse. Filters restrict
 //! each leg before its top-k is taken. All legs and the loading of results use one tantivy
 //! searcher, so a search sees one consistent snapshot of the text index.
 
 use crate::collection::Collection;
-use crate::fusion::{FusedHit, LegPosition, reciprocal_rank_fusion};
+use crate::fusion::{FusedHit, reciprocal_rank_fusion, single_leg};
 use crate::metadata::validate_entries;
 use crate::vector_index::normalized;
 use crate::{
-    Filters, IndexError, LegHit, Method, SearchHit, SearchRequest, SearchResults, StepTimings,
+    Bm25Stats, Filters, IndexError, LegHit, Method, SearchHit, SearchLegs, SearchRequest,
+    SearchResults, StepTimings,
 };
 use std::time::Instant;
 use tantivy::Searcher;
 use tantivy::query::Query;
 
+/// What the legs of one search found, before fusion.
+struct Legs {
+    searcher: Searcher,
+    bm25: Option<Vec<LegHit>>,
+    vector: Option<Vec<LegHit>>,
+    depth: usize,
+    timings: StepTimings,
+}
+
 impl Collection {
     /// Runs `request` and returns at most `k` hits, best first.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<SearchResults, IndexError> {
+        let legs = self.run_legs(request, None)?;
+        let mut timings = legs.timings;
+        let started = Instant::now();
+        let ranked = match (&legs.bm25, &legs.vector) {
+            (Some(b), Some(v)) => reciprocal_rank_fusion(b, v, request.rrf_k),
+            (Some(b), None) => single_leg(b, true),
+            (None, Some(v)) => single_leg(v, false),
+            (None, None) => Vec::new(),
+        };
+        let hits = self.hydrate(&legs.searcher, &ranked, request.k)?;
+        timings.fusion_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok(SearchResults { hits, timings })
+    }
+
+    /// The legs of `request` unfused, each hydrated and cut at the leg depth, for a caller
+    /// that merges them with other shards' legs and fuses the result itself. BM25 scores use
+    /// `stats` (the whole collection's counts, see [`Bm25Stats`]) when given.
+    pub fn search_legs(
+        &self,
+        request: &SearchRequest<'_>,
+        stats: Option<&Bm25Stats>,
+    ) -> Result<SearchLegs, IndexError> {
+        let legs = self.run_legs(request, stats)?;
+        let mut timings = legs.timings;
+        let started = Instant::now();
+        let hydrate = |hits: &Option<Vec<LegHit>>, is_bm25: bool| {
+            hits.as_ref()
+                .map(|h| self.hydrate(&legs.searcher, &single_leg(h, is_bm25), legs.depth))
+                .transpose()
+        };
+        let bm25 = hydrate(&legs.bm25, true)?;
+        let vector = hydrate(&legs.vector, false)?;
+        timings.fusion_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok(SearchLegs {
+            bm25,
+            vector,
+            depth: legs.depth,
+            timings,
+        })
+    }
+
+    /// This collection's BM25 counts for the analysed terms of `text`.
+    pub fn term_stats(&self, text: &str) -> Result<Bm25Stats, IndexError> {
+        self.text.term_stats(&self.text.searcher(), text)
+    }
+
+    fn run_legs(
+        &self,
+        request: &SearchRequest<'_>,
+        stats: Option<&Bm25Stats>,
+    ) -> Result<Legs, IndexError> {
         if request.k == 0 {
             return Err(IndexError::invalid("k must be at least 1"));
         }
@@ -40,7 +103,7 @@ impl Collection {
         let bm25_leg = || {
             timed(|| {
                 self.text
-                    .bm25(&searcher, request.text, depth, request.filters)
+                    .bm25(&searcher, request.text, depth, request.filters, stats)
             })
         };
         let vector_leg =
@@ -58,17 +121,13 @@ impl Collection {
         let vector = vector.map(|(hits, ms)| hits.map(|h| (h, ms))).transpose()?;
         timings.bm25_ms = bm25.as_ref().map(|(_, ms)| *ms);
         timings.vector_ms = vector.as_ref().map(|(_, ms)| *ms);
-
-        let started = Instant::now();
-        let ranked = match (bm25, vector) {
-            (Some((b, _)), Some((v, _))) => reciprocal_rank_fusion(&b, &v, request.rrf_k),
-            (Some((b, _)), None) => single_leg(&b, true),
-            (None, Some((v, _))) => single_leg(&v, false),
-            (None, None) => Vec::new(),
-        };
-        let hits = self.hydrate(&searcher, &ranked, request.k)?;
-        timings.fusion_ms = started.elapsed().as_secs_f64() * 1e3;
-        Ok(SearchResults { hits, timings })
+        Ok(Legs {
+            searcher,
+            bm25: bm25.map(|(h, _)| h),
+            vector: vector.map(|(h, _)| h),
+            depth,
+            timings,
+        })
     }
 
     /// The BM25 leg alone: the best `depth` chunks for `text`, best first.
@@ -78,7 +137,8 @@ impl Collection {
         depth: usize,
         filters: &Filters,
     ) -> Result<Vec<LegHit>, IndexError> {
-        self.text.bm25(&self.text.searcher(), text, depth, filters)
+        self.text
+            .bm25(&self.text.searcher(), text, depth, filters, None)
     }
 
     /// The vector leg alone: the `depth` chunks most similar to `query`, best first.
@@ -151,25 +211,6 @@ impl Collection {
         }
         Ok(hits)
     }
-}
-
-/// One leg's hits in the fused shape; the score stays the leg's own (BM25 or cosine).
-fn single_leg(hits: &[LegHit], is_bm25: bool) -> Vec<FusedHit> {
-    hits.iter()
-        .enumerate()
-        .map(|(i, hit)| {
-            let position = Some(LegPosition {
-                rank: i as u32 + 1,
-                score: hit.score,
-            });
-            FusedHit {
-                id: hit.id,
-                score: f64::from(hit.score),
-                bm25: if is_bm25 { position } else { None },
-                vector: if is_bm25 { None } else { position },
-            }
-        })
-        .collect()
 }
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {

@@ -1,60 +1,25 @@
-//! Reciprocal rank fusion of the BM25 and vector legs: a chunk at rank r (from 1) in a leg
-//! scores `1 / (rrf_k + r)` there, and its fused score is the sum over legs. Ranks, not raw
-//! scores, are fused, so BM25 and cosine need no common scale. Ties are broken by chunk id so
-//! that the same legs always give the same order.
+//! Reciprocal rank fusion of the BM25 and vector legs of one collection. The arithmetic lives
+//! in [`ragmesh_core::fusion`] so that the gateway, fusing legs gathered from several shards,
+//! ranks with exactly the same code; this module applies it to [`LegHit`]s.
 
 use crate::{ChunkId, LegHit};
-use std::collections::HashMap;
-
-/// Where a chunk stood in one leg.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LegPosition {
-    /// 1-based.
-    pub rank: u32,
-    pub score: f32,
-}
+pub use ragmesh_core::fusion::LegPosition;
 
 /// A chunk after fusion.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FusedHit {
-    pub id: ChunkId,
-    pub score: f64,
-    pub bm25: Option<LegPosition>,
-    pub vector: Option<LegPosition>,
+pub type FusedHit = ragmesh_core::fusion::FusedHit<ChunkId>;
+
+fn pairs(hits: &[LegHit]) -> Vec<(ChunkId, f32)> {
+    hits.iter().map(|h| (h.id, h.score)).collect()
 }
 
 /// Fuses two ranked legs (best first) into one list, best first.
 pub fn reciprocal_rank_fusion(bm25: &[LegHit], vector: &[LegHit], rrf_k: u32) -> Vec<FusedHit> {
-    let mut fused: HashMap<ChunkId, FusedHit> = HashMap::new();
-    let mut add = |hits: &[LegHit], is_bm25: bool| {
-        for (i, hit) in hits.iter().enumerate() {
-            let rank = i as u32 + 1;
-            let entry = fused.entry(hit.id).or_insert(FusedHit {
-                id: hit.id,
-                score: 0.0,
-                bm25: None,
-                vector: None,
-            });
-            let slot = if is_bm25 {
-                &mut entry.bm25
-            } else {
-                &mut entry.vector
-            };
-            // A leg lists a chunk once; should it repeat, its best rank counts.
-            if slot.is_none() {
-                *slot = Some(LegPosition {
-                    rank,
-                    score: hit.score,
-                });
-                entry.score += 1.0 / (f64::from(rrf_k) + f64::from(rank));
-            }
-        }
-    };
-    add(bm25, true);
-    add(vector, false);
-    let mut hits: Vec<FusedHit> = fused.into_values().collect();
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-    hits
+    ragmesh_core::fusion::reciprocal_rank_fusion(&pairs(bm25), &pairs(vector), rrf_k)
+}
+
+/// One leg's hits in the fused shape; the score stays the leg's own (BM25 or cosine).
+pub fn single_leg(hits: &[LegHit], is_bm25: bool) -> Vec<FusedHit> {
+    ragmesh_core::fusion::single_leg(&pairs(hits), is_bm25)
 }
 
 #[cfg(test)]

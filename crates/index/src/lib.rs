@@ -7,6 +7,7 @@
 //! with reciprocal rank fusion ([`fusion`]).
 
 mod backup_archive;
+mod bm25_stats;
 mod catalog;
 mod chunk_id;
 mod chunker;
@@ -34,6 +35,7 @@ mod vector_index;
 mod vector_log;
 
 pub use backup_archive::{FORMAT_VERSION as BACKUP_FORMAT_VERSION, Manifest as BackupManifest};
+pub use bm25_stats::Bm25Stats;
 pub use chunk_id::ChunkId;
 pub use chunker::{Chunker, TextChunk};
 pub use collection::{Collection, CollectionInfo, DocumentInfo, OpenReport};
@@ -43,6 +45,6 @@ pub use error::IndexError;
 pub use metadata::{Filters, Metadata, SOURCE_FILTER_KEY, validate_entries};
 pub use registry::Collections;
 pub use results::{
-    LegHit, MIN_LEG_DEPTH, Method, SearchHit, SearchRequest, SearchResults, StepTimings,
+    LegHit, MIN_LEG_DEPTH, Method, SearchHit, SearchLegs, SearchRequest, SearchResults, StepTimings,
 };
 pub use vector_index::{dot, ef_search, normalized};

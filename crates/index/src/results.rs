@@ -82,3 +82,15 @@ pub struct SearchResults {
     pub hits: Vec<SearchHit>,
     pub timings: StepTimings,
 }
+
+/// The legs of one search, unfused (see `Collection::search_legs`): each leg's hits best
+/// first, at most `depth` of them, each scored and ranked in its leg only. None: the leg
+/// did not run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchLegs {
+    pub bm25: Option<Vec<SearchHit>>,
+    pub vector: Option<Vec<SearchHit>>,
+    /// Hits each leg fetched (the cut a merge across shards must apply again).
+    pub depth: usize,
+    pub timings: StepTimings,
+}

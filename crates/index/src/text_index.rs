@@ -3,6 +3,7 @@
 //! text never reaches tantivy's query syntax), turns filters into exact-match term queries
 //! and hydrates the chunks a search returns.
 
+use crate::bm25_stats::{Bm25Stats, GlobalStatistics};
 use crate::schema::{ChunkFields, chunk_schema, register_english_analyzer};
 use crate::{ChunkId, Filters, IndexError, LegHit, Metadata, SOURCE_FILTER_KEY};
 use std::cmp::Reverse;
@@ -10,7 +11,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery,
+};
 use tantivy::schema::{IndexRecordOption, OwnedValue, Value};
 use tantivy::{
     DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
@@ -136,14 +139,32 @@ impl TextIndex {
         Some(Box::new(BooleanQuery::new(clauses)))
     }
 
+    /// This index's BM25 counts for the analysed terms of `text` (see [`Bm25Stats`]).
+    pub fn term_stats(&self, searcher: &Searcher, text: &str) -> Result<Bm25Stats, IndexError> {
+        let mut doc_freqs = HashMap::new();
+        for term in self.query_terms(text)? {
+            if let Some(word) = term.value().as_str() {
+                let n = searcher.doc_freq(&term)?;
+                doc_freqs.insert(word.to_string(), n);
+            }
+        }
+        Ok(Bm25Stats {
+            total_docs: Bm25StatisticsProvider::total_num_docs(searcher)?,
+            total_tokens: Bm25StatisticsProvider::total_num_tokens(searcher, self.fields.text)?,
+            doc_freqs,
+        })
+    }
+
     /// The BM25 leg: the best `depth` chunks for `text` among those passing `filters`, best
     /// first, ties broken by ascending chunk id. A text without indexable terms finds nothing.
+    /// Scores use `stats` (a whole sharded collection's counts) when given, else this index's.
     pub fn bm25(
         &self,
         searcher: &Searcher,
         text: &str,
         depth: usize,
         filters: &Filters,
+        stats: Option<&Bm25Stats>,
     ) -> Result<Vec<LegHit>, IndexError> {
         let terms = self.query_terms(text)?;
         if terms.is_empty() || depth == 0 {
@@ -177,7 +198,16 @@ impl TextIndex {
                 (score, Reverse(id))
             }
         });
-        let top = searcher.search(&query, &collector)?;
+        let top = match stats {
+            None => searcher.search(&query, &collector)?,
+            Some(stats) => {
+                let global = GlobalStatistics {
+                    stats,
+                    local: searcher,
+                };
+                searcher.search_with_statistics_provider(&query, &collector, &global)?
+            }
+        };
         Ok(top
             .into_iter()
             .map(|((score, Reverse(id)), _)| LegHit {

@@ -3,7 +3,8 @@
 //!
 //! - clients ([`Upstream`]): lazily dialled channels (connect timeout, HTTP/2 keep-alive,
 //!   TCP_NODELAY), one deadline per call sent as `grpc-timeout` and enforced locally, a
-//!   [`CircuitBreaker`] per backend, and one retry on another instance for idempotent calls;
+//!   [`CircuitBreaker`] per backend, one retry on another instance for idempotent calls, and
+//!   passive ejection of an instance that stopped answering;
 //! - servers ([`GrpcHost`]): grpc.health.v1, server reflection, TCP_NODELAY, and a bound on
 //!   concurrent calls that answers RESOURCE_EXHAUSTED at once instead of queueing.
 
@@ -19,4 +20,4 @@ pub use client_channel::{ClientOptions, dial};
 pub use error::RpcError;
 pub use grpc_host::GrpcHost;
 pub use load_shed::{ConcurrencyLimit, ConcurrencyLimitLayer};
-pub use upstream::{CallError, Retry, Upstream};
+pub use upstream::{CallError, EJECT_FOR, Retry, Upstream};

@@ -5,20 +5,31 @@
 //! breaker told how the call went.
 //!
 //! What counts against the breaker: no answer (unreachable, deadline exceeded, transport
-//! error). An answer — even an error such as NOT_FOUND or RESOURCE_EXHAUSTED — shows the
-//! backend is alive and does not.
+//! error) from the call as a whole. An answer — even an error such as NOT_FOUND or
+//! RESOURCE_EXHAUSTED — shows the backend is alive and does not; nor does a first instance
+//! that failed when the retry on another one answered.
+//!
+//! Per-instance passive ejection: an instance that did not answer is skipped for
+//! [`EJECT_FOR`] (when the backend has other instances), then gets traffic again — the next
+//! call is its probe, and failing it ejects it again. So a dead instance costs one failed
+//! attempt (retried elsewhere) every few seconds, not one per call, and never opens the
+//! backend's breaker while another instance answers. An instance can also be *fenced* by its
+//! owner (a replica that has missed writes): fenced instances get no calls through
+//! [`Upstream::call`] at all, only through [`Upstream::call_instance`].
 
 use crate::{CircuitBreaker, ClientOptions, RpcError, dial};
 use ragmesh_config::BreakerSettings;
 use ragmesh_core::{ErrorCode, status_from};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
 /// Timer resolution: a CANCELLED this close to the deadline is the deadline.
 const TIMER_SLACK: Duration = Duration::from_millis(5);
+/// How long an instance that did not answer is skipped.
+pub const EJECT_FOR: Duration = Duration::from_secs(3);
 
 /// Whether a call may be sent again to another instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +57,7 @@ pub enum CallError {
 
 impl CallError {
     /// Whether this outcome means the backend did not answer (counts against the breaker).
-    fn is_backend_failure(&self) -> bool {
+    pub fn is_backend_failure(&self) -> bool {
         match self {
             CallError::Open { .. } => false,
             CallError::DeadlineExceeded { .. } => true,
@@ -73,6 +84,9 @@ impl CallError {
 struct Instance {
     url: String,
     channel: Channel,
+    /// Skipped until this many ms after `Upstream::epoch` (0: not ejected).
+    ejected_until_ms: AtomicU64,
+    fenced: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -82,6 +96,7 @@ pub struct Upstream {
     next: AtomicUsize,
     breaker: CircuitBreaker,
     retry_enabled: bool,
+    epoch: Instant,
 }
 
 impl Upstream {
@@ -95,6 +110,7 @@ impl Upstream {
     ) -> Result<Upstream, RpcError> {
         // Created at zero so rates and alerts see the series before the first retry.
         metrics::counter!("ragmesh_backend_retries_total", "backend" => name).increment(0);
+        metrics::counter!("ragmesh_backend_ejections_total", "backend" => name).increment(0);
         if urls.is_empty() {
             return Err(RpcError::NoUrl { service: name });
         }
@@ -104,6 +120,8 @@ impl Upstream {
                 Ok(Instance {
                     url: url.clone(),
                     channel: dial(name, url, options)?,
+                    ejected_until_ms: AtomicU64::new(0),
+                    fenced: AtomicBool::new(false),
                 })
             })
             .collect::<Result<Vec<_>, RpcError>>()?;
@@ -113,7 +131,108 @@ impl Upstream {
             next: AtomicUsize::new(0),
             breaker: CircuitBreaker::new(name, breaker),
             retry_enabled,
+            epoch: Instant::now(),
         })
+    }
+
+    /// Number of instances.
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// Always false: an upstream has at least one instance.
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+
+    /// URL of instance `index`.
+    pub fn url(&self, index: usize) -> &str {
+        &self.instances[index].url
+    }
+
+    /// Fences instance `index` (true: no calls through [`Upstream::call`]) or lifts it.
+    pub fn set_fenced(&self, index: usize, fenced: bool) {
+        if let Some(instance) = self.instances.get(index) {
+            instance.fenced.store(fenced, Ordering::Relaxed);
+        }
+    }
+
+    pub fn is_fenced(&self, index: usize) -> bool {
+        self.instances
+            .get(index)
+            .is_some_and(|i| i.fenced.load(Ordering::Relaxed))
+    }
+
+    /// Whether instance `index` is being skipped after failing to answer.
+    pub fn is_ejected(&self, index: usize) -> bool {
+        self.instances
+            .get(index)
+            .is_some_and(|i| i.ejected_until_ms.load(Ordering::Relaxed) > self.now_ms())
+    }
+
+    fn now_ms(&self) -> u64 {
+        // +1: 0 means "not ejected" even in the first millisecond.
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Records how instance `index` answered: no answer ejects it (when there are others to
+    /// take its calls); an answer ends an ejection.
+    fn observe(&self, index: usize, outcome: Result<(), &CallError>) {
+        let instance = &self.instances[index];
+        match outcome {
+            Err(err) if err.is_backend_failure() && self.instances.len() > 1 => {
+                let until = self.now_ms() + EJECT_FOR.as_millis() as u64;
+                let before = instance.ejected_until_ms.swap(until, Ordering::Relaxed);
+                if before <= self.now_ms() {
+                    metrics::counter!("ragmesh_backend_ejections_total", "backend" => self.name)
+                        .increment(1);
+                    tracing::warn!(
+                        backend = self.name,
+                        instance = %instance.url,
+                        eject_ms = EJECT_FOR.as_millis() as u64,
+                        "instance did not answer; skipped for a while"
+                    );
+                }
+            }
+            Err(_) => {}
+            Ok(()) => instance.ejected_until_ms.store(0, Ordering::Relaxed),
+        }
+    }
+
+    /// The instance for a call, starting from `start` in turn and skipping `except`: the
+    /// first neither fenced nor ejected, else the first not fenced; None when all are fenced.
+    fn pick(&self, start: usize, except: Option<usize>) -> Option<usize> {
+        let n = self.instances.len();
+        let now = self.now_ms();
+        let candidates = (0..n)
+            .map(|i| (start + i) % n)
+            .filter(|&i| Some(i) != except && !self.instances[i].fenced.load(Ordering::Relaxed));
+        let mut fallback = None;
+        for i in candidates {
+            if self.instances[i].ejected_until_ms.load(Ordering::Relaxed) <= now {
+                return Some(i);
+            }
+            fallback.get_or_insert(i);
+        }
+        fallback
+    }
+
+    /// One call to instance `index` only, under the deadline `timeout`: no breaker, no
+    /// retry (for writes that must reach every replica); a failure to answer ejects it.
+    pub async fn call_instance<T, F, Fut>(
+        &self,
+        index: usize,
+        timeout: Duration,
+        mut attempt: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnMut(Channel, Duration) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let deadline = Instant::now() + timeout;
+        let result = self.attempt(index, deadline, timeout, &mut attempt).await;
+        self.observe(index, result.as_ref().map(|_| ()));
+        result
     }
 
     pub fn name(&self) -> &'static str {
@@ -150,15 +269,21 @@ impl Upstream {
                 failures: rejected.failures,
             })?;
         let deadline = Instant::now() + timeout;
-        let first = self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len();
+        let Some(first) = self.pick(start, None) else {
+            drop(permit);
+            return Err(CallError::Status(tonic::Status::unavailable(
+                "every instance is catching up on missed writes",
+            )));
+        };
         let mut result = self.attempt(first, deadline, timeout, &mut attempt).await;
+        self.observe(first, result.as_ref().map(|_| ()));
         if let Err(err) = &result
             && retry == Retry::OnAnotherInstance
             && self.retry_enabled
-            && self.instances.len() > 1
             && err.worth_another_instance()
+            && let Some(second) = self.pick(first + 1, Some(first))
         {
-            let second = (first + 1) % self.instances.len();
             metrics::counter!("ragmesh_backend_retries_total", "backend" => self.name).increment(1);
             tracing::info!(
                 backend = self.name,
@@ -167,6 +292,7 @@ impl Upstream {
                 "retrying on another instance"
             );
             result = self.attempt(second, deadline, timeout, &mut attempt).await;
+            self.observe(second, result.as_ref().map(|_| ()));
         }
         match &result {
             Ok(_) => permit.success(),
@@ -209,5 +335,67 @@ impl Upstream {
             Ok(Err(status)) => Err(CallError::Status(status)),
             Ok(Ok(response)) => Ok(response.into_inner()),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn two_instances() -> Upstream {
+        let urls = [
+            "http://127.0.0.1:9".to_string(),
+            "http://127.0.0.1:10".to_string(),
+        ];
+        Upstream::new(
+            "eject-test",
+            &urls,
+            &ClientOptions::from_settings(&ragmesh_config::RpcSettings::default()),
+            &BreakerSettings::default(),
+            true,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_instance_that_did_not_answer_is_skipped_until_it_answers_again() {
+        let upstream = two_instances();
+        assert_eq!(upstream.pick(0, None), Some(0));
+        let no_answer = CallError::Status(tonic::Status::unavailable("connection refused"));
+        upstream.observe(0, Err(&no_answer));
+        assert!(upstream.is_ejected(0));
+        // Every call now starts on the live instance, whichever turn it is.
+        assert_eq!(upstream.pick(0, None), Some(1));
+        assert_eq!(upstream.pick(1, None), Some(1));
+        // The ejected one is still the fallback when the other is excluded.
+        assert_eq!(upstream.pick(0, Some(1)), Some(0));
+        // An answer (even an error one) ends the ejection.
+        upstream.observe(0, Err(&CallError::Status(tonic::Status::not_found("x"))));
+        assert!(upstream.is_ejected(0));
+        upstream.observe(0, Ok(()));
+        assert!(!upstream.is_ejected(0));
+        assert_eq!(upstream.pick(0, None), Some(0));
+    }
+
+    #[tokio::test]
+    async fn fenced_instances_get_no_calls_and_a_lone_instance_is_never_ejected() {
+        let upstream = two_instances();
+        upstream.set_fenced(1, true);
+        assert_eq!(upstream.pick(1, None), Some(0));
+        assert_eq!(upstream.pick(0, Some(0)), None);
+        upstream.set_fenced(0, true);
+        assert_eq!(upstream.pick(0, None), None);
+
+        let lone = Upstream::new(
+            "eject-test",
+            &["http://127.0.0.1:9".to_string()],
+            &ClientOptions::from_settings(&ragmesh_config::RpcSettings::default()),
+            &BreakerSettings::default(),
+            true,
+        )
+        .unwrap();
+        lone.observe(0, Err(&CallError::DeadlineExceeded { timeout: EJECT_FOR }));
+        assert!(!lone.is_ejected(0));
     }
 }

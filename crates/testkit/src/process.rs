@@ -44,6 +44,17 @@ impl RagmeshProcess {
         Self::start(bin, &["serve", service, "--listen", "127.0.0.1:0"], env)
     }
 
+    /// `ragmesh serve SERVICE` listening on `listen` (e.g. the address of a process that was
+    /// killed, to restart it where its clients look for it).
+    pub fn serve_on(
+        bin: &Path,
+        service: &str,
+        listen: &str,
+        env: &[(&str, &str)],
+    ) -> RagmeshProcess {
+        Self::start(bin, &["serve", service, "--listen", listen], env)
+    }
+
     fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> RagmeshProcess {
         let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let ready = scratch.path().join("ready.json");

@@ -1,20 +1,19 @@
 //! The three gRPC backends as the gateway sees them: each one a [`ragmesh_rpc::Upstream`]
-//! (its instances, a circuit breaker, one deadline per call sent as `grpc-timeout` and
-//! enforced here too, one retry on another instance for idempotent calls), the request's
+//! (retrieval: one per shard, see [`crate::retrieval_shards`]) — its instances, a circuit
+//! breaker, one deadline per call sent as `grpc-timeout` and enforced here too, one retry on
+//! another instance for idempotent calls — the request's
 //! trace context as metadata, and the single place where a failed call becomes a
 //! [`GatewayError`] that names the service.
 
 use crate::errors::GatewayError;
 use crate::request_context::RequestContext;
+use crate::retrieval_shards::RetrievalShards;
 use ragmesh_config::{RpcSettings, Settings, split_urls};
 use ragmesh_core::{ErrorCode, status_from};
 use ragmesh_proto::v1::{
-    ArchivePart, BackupRequest, DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse,
-    GenerateChunk, GenerateRequest, IngestRequest, IngestResponse, ListCollectionsRequest,
-    ListCollectionsResponse, ListDocumentsRequest, ListDocumentsResponse, RerankRequest,
-    RerankResponse, RestorePart, RestoreResponse, RetrieveRequest, RetrieveResponse,
-    generation_client::GenerationClient, generation_server, rerank_client::RerankClient,
-    rerank_server, retrieval_client::RetrievalClient, retrieval_server,
+    EmbedRequest, EmbedResponse, GenerateChunk, GenerateRequest, RerankRequest, RerankResponse,
+    RetrieveRequest, RetrieveResponse, generation_client::GenerationClient, generation_server,
+    rerank_client::RerankClient, rerank_server, retrieval_server,
 };
 use ragmesh_rpc::{BreakerState, CallError, ClientOptions, Retry, Upstream};
 use std::sync::Arc;
@@ -25,8 +24,6 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// How long `/health/ready` waits for each backend's health answer.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
-/// Largest gRPC message accepted from a backend (document listings of big collections).
-const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Which backend a call went to; its name appears in errors, metrics and `/health/ready`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,13 +149,10 @@ impl BackendHealth {
 /// Clients of the three backends. Cloning is cheap (channels are shared and multiplexed).
 #[derive(Clone)]
 pub struct Backends {
-    retrieval: Arc<Upstream>,
+    retrieval: Arc<RetrievalShards>,
     rerank: Arc<Upstream>,
     generation: Arc<Upstream>,
     rpc_timeout: Duration,
-    /// Deadline of a whole ingest: chunking and embedding a large batch takes far longer than a
-    /// search, so it gets the long deadline.
-    ingest_timeout: Duration,
     generate_timeout: Duration,
     overload_retry_after_s: u64,
 }
@@ -174,11 +168,14 @@ impl Backends {
             upstream(backend, urls, &settings.rpc, rpc_timeout).map(Arc::new)
         };
         Ok(Backends {
-            retrieval: build(Backend::Retrieval, &gateway.retrieval_url)?,
+            retrieval: Arc::new(RetrievalShards::connect(
+                settings,
+                rpc_timeout,
+                rpc_timeout.max(generate_timeout),
+            )?),
             rerank: build(Backend::Rerank, &gateway.rerank_url)?,
             generation: build(Backend::Generation, &gateway.generation_url)?,
             rpc_timeout,
-            ingest_timeout: rpc_timeout.max(generate_timeout),
             generate_timeout,
             overload_retry_after_s: settings.rpc.overload_retry_after_s,
         })
@@ -201,12 +198,7 @@ impl Backends {
         F: FnMut(Channel, Duration) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let upstream = match backend {
-            Backend::Retrieval => &self.retrieval,
-            Backend::Rerank => &self.rerank,
-            Backend::Generation => &self.generation,
-        };
-        upstream
+        self.upstream(backend)
             .call(retry, timeout, attempt)
             .await
             .map_err(|e| self.error(backend, e))
@@ -216,80 +208,10 @@ impl Backends {
         self.generate_timeout
     }
 
-    fn retrieval_client(channel: Channel) -> RetrievalClient<Channel> {
-        RetrievalClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES)
-    }
-
-    /// Not retried: a write whose answer was lost may have been applied.
-    pub async fn ingest(
-        &self,
-        message: IngestRequest,
-        ctx: &RequestContext,
-    ) -> Result<IngestResponse, GatewayError> {
-        self.call_on(
-            Backend::Retrieval,
-            Retry::Never,
-            self.ingest_timeout,
-            |channel, left| {
-                let request = ctx.grpc_request(message.clone(), left);
-                async move { Self::retrieval_client(channel).ingest(request).await }
-            },
-        )
-        .await
-    }
-
-    pub async fn delete(
-        &self,
-        message: DeleteRequest,
-        ctx: &RequestContext,
-    ) -> Result<DeleteResponse, GatewayError> {
-        self.call_on(
-            Backend::Retrieval,
-            Retry::Never,
-            self.rpc_timeout,
-            |channel, left| {
-                let request = ctx.grpc_request(message.clone(), left);
-                async move { Self::retrieval_client(channel).delete(request).await }
-            },
-        )
-        .await
-    }
-
-    /// A collection's backup archive, as the retrieval service streams it.
-    pub async fn backup(
-        &self,
-        message: BackupRequest,
-        ctx: &RequestContext,
-    ) -> Result<tonic::Streaming<ArchivePart>, GatewayError> {
-        self.call_on(
-            Backend::Retrieval,
-            Retry::Never,
-            self.ingest_timeout,
-            |channel, left| {
-                let request = ctx.grpc_request(message.clone(), left);
-                async move { Self::retrieval_client(channel).backup(request).await }
-            },
-        )
-        .await
-    }
-
-    /// Sends an archive in parts; the first carries the options. Not retried (a restore whose
-    /// answer was lost may have been applied).
-    pub async fn restore(
-        &self,
-        parts: Vec<RestorePart>,
-        ctx: &RequestContext,
-    ) -> Result<RestoreResponse, GatewayError> {
-        self.call_on(
-            Backend::Retrieval,
-            Retry::Never,
-            self.ingest_timeout,
-            |channel, left| {
-                let request = ctx.grpc_request(futures::stream::iter(parts.clone()), left);
-                async move { Self::retrieval_client(channel).restore(request).await }
-            },
-        )
-        .await
+    /// The retrieval backend: its shards and replicas (ingest, delete, search, listings,
+    /// backups; see [`crate::retrieval_shards`]).
+    pub fn retrieval(&self) -> &RetrievalShards {
+        &self.retrieval
     }
 
     /// Embeds texts with the retrieval model (the cache embeds each query once and reuses the
@@ -299,16 +221,7 @@ impl Backends {
         message: EmbedRequest,
         ctx: &RequestContext,
     ) -> Result<EmbedResponse, GatewayError> {
-        self.call_on(
-            Backend::Retrieval,
-            Retry::OnAnotherInstance,
-            self.rpc_timeout,
-            |channel, left| {
-                let request = ctx.grpc_request(message.clone(), left);
-                async move { Self::retrieval_client(channel).embed(request).await }
-            },
-        )
-        .await
+        self.retrieval.embed(message, ctx).await
     }
 
     pub async fn retrieve(
@@ -316,57 +229,7 @@ impl Backends {
         message: RetrieveRequest,
         ctx: &RequestContext,
     ) -> Result<RetrieveResponse, GatewayError> {
-        self.call_on(
-            Backend::Retrieval,
-            Retry::OnAnotherInstance,
-            self.rpc_timeout,
-            |channel, left| {
-                let request = ctx.grpc_request(message.clone(), left);
-                async move { Self::retrieval_client(channel).retrieve(request).await }
-            },
-        )
-        .await
-    }
-
-    pub async fn list_collections(
-        &self,
-        ctx: &RequestContext,
-    ) -> Result<ListCollectionsResponse, GatewayError> {
-        self.call_on(
-            Backend::Retrieval,
-            Retry::OnAnotherInstance,
-            self.rpc_timeout,
-            |channel, left| {
-                let request = ctx.grpc_request(ListCollectionsRequest {}, left);
-                async move {
-                    Self::retrieval_client(channel)
-                        .list_collections(request)
-                        .await
-                }
-            },
-        )
-        .await
-    }
-
-    pub async fn list_documents(
-        &self,
-        message: ListDocumentsRequest,
-        ctx: &RequestContext,
-    ) -> Result<ListDocumentsResponse, GatewayError> {
-        self.call_on(
-            Backend::Retrieval,
-            Retry::OnAnotherInstance,
-            self.rpc_timeout,
-            |channel, left| {
-                let request = ctx.grpc_request(message.clone(), left);
-                async move {
-                    Self::retrieval_client(channel)
-                        .list_documents(request)
-                        .await
-                }
-            },
-        )
-        .await
+        self.retrieval.retrieve(message, ctx).await
     }
 
     pub async fn rerank(
@@ -412,47 +275,88 @@ impl Backends {
     /// serving when one of its instances is).
     pub async fn health(&self) -> Vec<(Backend, BackendHealth)> {
         let timeout = HEALTH_TIMEOUT.min(self.rpc_timeout);
-        let checks = Backend::ALL.map(|backend| {
-            let channels: Vec<Channel> = self
-                .upstream(backend)
-                .instances()
-                .map(|(_, channel)| channel.clone())
-                .collect();
-            async move {
-                let answers = futures::future::join_all(
-                    channels
-                        .into_iter()
-                        .map(|channel| check_health(backend, channel, timeout)),
-                )
-                .await;
-                let best = answers
+        let checks = Backend::ALL.map(|backend| async move {
+            let groups = self.upstreams(backend);
+            let shards = groups.len();
+            let answers = futures::future::join_all(
+                groups
                     .iter()
-                    .find(|h| **h == BackendHealth::Serving)
-                    .or_else(|| answers.iter().find(|h| **h == BackendHealth::NotServing))
-                    .or(answers.first())
-                    .cloned()
-                    .unwrap_or(BackendHealth::Unreachable("no instance".into()));
-                (backend, best)
-            }
+                    .map(|upstream| upstream_health(backend, upstream, timeout)),
+            )
+            .await;
+            // With several shards, each must have a serving replica.
+            let worst = answers
+                .into_iter()
+                .enumerate()
+                .find(|(_, h)| *h != BackendHealth::Serving)
+                .map(|(i, h)| match h {
+                    BackendHealth::Unreachable(why) if shards > 1 => {
+                        BackendHealth::Unreachable(format!("shard {} of {shards}: {why}", i + 1))
+                    }
+                    other => other,
+                })
+                .unwrap_or(BackendHealth::Serving);
+            (backend, worst)
         });
         futures::future::join_all(checks).await
     }
 
-    /// Each backend's circuit breaker state.
+    /// Each backend's circuit breaker state (with several retrieval shards, the worst).
     pub fn breakers(&self) -> Vec<(Backend, BreakerState)> {
         Backend::ALL
             .iter()
-            .map(|b| (*b, self.upstream(*b).breaker().state()))
+            .map(|b| {
+                let worst = self
+                    .upstreams(*b)
+                    .iter()
+                    .map(|u| u.breaker().state())
+                    .max_by_key(|state| match state {
+                        BreakerState::Closed => 0,
+                        BreakerState::HalfOpen => 1,
+                        BreakerState::Open => 2,
+                    })
+                    .unwrap_or(BreakerState::Closed);
+                (*b, worst)
+            })
             .collect()
     }
 
     fn upstream(&self, backend: Backend) -> &Upstream {
         match backend {
-            Backend::Retrieval => &self.retrieval,
+            Backend::Retrieval => &self.retrieval.shards()[0],
             Backend::Rerank => &self.rerank,
             Backend::Generation => &self.generation,
         }
     }
+
+    fn upstreams(&self, backend: Backend) -> Vec<Arc<Upstream>> {
+        match backend {
+            Backend::Retrieval => self.retrieval.shards().to_vec(),
+            Backend::Rerank => vec![Arc::clone(&self.rerank)],
+            Backend::Generation => vec![Arc::clone(&self.generation)],
+        }
+    }
+}
+
+/// Health of one upstream: serving when one of its instances is.
+async fn upstream_health(
+    backend: Backend,
+    upstream: &Upstream,
+    timeout: Duration,
+) -> BackendHealth {
+    let answers = futures::future::join_all(
+        upstream
+            .instances()
+            .map(|(_, channel)| check_health(backend, channel.clone(), timeout)),
+    )
+    .await;
+    answers
+        .iter()
+        .find(|h| **h == BackendHealth::Serving)
+        .or_else(|| answers.iter().find(|h| **h == BackendHealth::NotServing))
+        .or(answers.first())
+        .cloned()
+        .unwrap_or(BackendHealth::Unreachable("no instance".into()))
 }
 
 async fn check_health(backend: Backend, channel: Channel, timeout: Duration) -> BackendHealth {

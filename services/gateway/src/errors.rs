@@ -34,6 +34,14 @@ pub enum GatewayError {
     /// The backend could not be reached, or said it cannot serve now.
     #[error("{service} service unavailable: {message}")]
     Unavailable { service: Backend, message: String },
+    /// No replica of one retrieval shard answered (or a write could not be kept for a replica
+    /// that missed it): `shard` counts from 1.
+    #[error("retrieval shard {shard} of {shards} is unavailable: {message}")]
+    ShardUnavailable {
+        shard: usize,
+        shards: usize,
+        message: String,
+    },
     /// The backend's circuit breaker is open: nothing was sent, the answer is immediate.
     #[error(
         "{service} service unavailable: circuit breaker open after {failures} consecutive failures; retry in {retry_after_s} s"
@@ -91,6 +99,7 @@ impl Classify for GatewayError {
             GatewayError::Extraction(_) => ErrorCode::Internal,
             GatewayError::NotFound(_) => ErrorCode::NotFound,
             GatewayError::Unavailable { .. }
+            | GatewayError::ShardUnavailable { .. }
             | GatewayError::CircuitOpen { .. }
             | GatewayError::ShuttingDown => ErrorCode::Unavailable,
             GatewayError::Overloaded { .. } => ErrorCode::ResourceExhausted,

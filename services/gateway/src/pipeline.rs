@@ -287,6 +287,7 @@ fn retrieve_request(plan: &QueryPlan, query: &str) -> RetrieveRequest {
         method: plan.method as i32,
         rrf_k: plan.rrf_k.unwrap_or(0),
         filters: plan.filters.clone().into_iter().collect(),
+        ..RetrieveRequest::default()
     }
 }
 

@@ -1,16 +1,18 @@
 //! The read RPCs: `Retrieve` (embed the query unless a vector is given, then search with
-//! the requested method), `Embed`, `ListCollections` and `ListDocuments`.
+//! the requested method; or, for a gateway over several shards, return the legs unfused and
+//! scored with the collection-wide BM25 counts it sends), `TermStats` (this shard's share of
+//! those counts), `Embed`, `ListCollections` and `ListDocuments`.
 //! With trace export on, the steps of `Retrieve` (embed, bm25, vector, fusion) become child
 //! spans of the call's `rpc` span, with the times they report.
 
 use crate::ingest::to_metadata;
 use crate::{ComputePool, RetrievalError, RetrievalState};
 use ragmesh_core::validate_collection;
-use ragmesh_index::{Method, SearchHit, SearchRequest, StepTimings};
+use ragmesh_index::{Bm25Stats, Method, SearchHit, SearchRequest, StepTimings};
 use ragmesh_proto::{
     CollectionInfo, DocumentInfo, EmbedRequest, EmbedResponse, ListCollectionsResponse,
     ListDocumentsRequest, ListDocumentsResponse, RetrieveRequest, RetrieveResponse, ScoredChunk,
-    Vector,
+    TermStatsRequest, TermStatsResponse, Vector,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -100,6 +102,27 @@ pub(crate) async fn retrieve(
             filters: &filters,
         };
         let search_started = SystemTime::now();
+        if request.legs {
+            let stats = request.bm25_stats.as_ref().map(bm25_stats);
+            let legs = collection.search_legs(&search, stats.as_ref())?;
+            record_search_spans(&rpc_span, search_started, &legs.timings);
+            steps.extend(legs.timings.bm25_ms.map(|ms| step("bm25", ms)));
+            steps.extend(legs.timings.vector_ms.map(|ms| step("vector", ms)));
+            let chunks = |hits: Option<Vec<SearchHit>>| -> Vec<ScoredChunk> {
+                hits.unwrap_or_default()
+                    .into_iter()
+                    .map(scored_chunk)
+                    .collect()
+            };
+            return Ok(RetrieveResponse {
+                bm25_leg: chunks(legs.bm25),
+                vector_leg: chunks(legs.vector),
+                leg_depth: legs.depth as u32,
+                rrf_k: search.rrf_k,
+                steps,
+                ..RetrieveResponse::default()
+            });
+        }
         let results = collection.search(&search)?;
         let timings = results.timings;
         record_search_spans(&rpc_span, search_started, &timings);
@@ -113,9 +136,53 @@ pub(crate) async fn retrieve(
         Ok(RetrieveResponse {
             chunks: results.hits.into_iter().map(scored_chunk).collect(),
             steps,
+            rrf_k: search.rrf_k,
+            ..RetrieveResponse::default()
         })
     })
     .await
+}
+
+/// `TermStats`: this shard's BM25 counts for the query's analysed terms.
+pub(crate) async fn term_stats(
+    state: &Arc<RetrievalState>,
+    pool: &ComputePool,
+    request: TermStatsRequest,
+) -> Result<TermStatsResponse, RetrievalError> {
+    let collection_name = validate_collection(&request.collection)?.to_string();
+    let query_chars = request.query.chars().count();
+    if query_chars > MAX_QUERY_CHARS {
+        return Err(RetrievalError::invalid(format!(
+            "query has {query_chars} characters; at most {MAX_QUERY_CHARS}"
+        )));
+    }
+    let state = Arc::clone(state);
+    pool.run(move || {
+        let stats = state
+            .collections
+            .get(&collection_name)?
+            .term_stats(&request.query)?;
+        Ok(TermStatsResponse {
+            stats: Some(ragmesh_proto::Bm25Stats {
+                total_docs: stats.total_docs,
+                total_tokens: stats.total_tokens,
+                doc_freqs: stats.doc_freqs.into_iter().collect(),
+            }),
+        })
+    })
+    .await
+}
+
+fn bm25_stats(stats: &ragmesh_proto::Bm25Stats) -> Bm25Stats {
+    Bm25Stats {
+        total_docs: stats.total_docs,
+        total_tokens: stats.total_tokens,
+        doc_freqs: stats
+            .doc_freqs
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+    }
 }
 
 pub(crate) async fn embed(

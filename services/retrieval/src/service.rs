@@ -9,7 +9,7 @@ use ragmesh_proto::{
     ArchivePart, BackupRequest, DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse,
     IngestRequest, IngestResponse, ListCollectionsRequest, ListCollectionsResponse,
     ListDocumentsRequest, ListDocumentsResponse, RestorePart, RestoreResponse, RetrieveRequest,
-    RetrieveResponse,
+    RetrieveResponse, TermStatsRequest, TermStatsResponse,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -88,6 +88,17 @@ impl Retrieval for RetrievalService {
         respond(
             "Retrieve",
             retrieve::retrieve(&self.state, &self.pool, request.into_inner()),
+        )
+        .await
+    }
+
+    async fn term_stats(
+        &self,
+        request: Request<TermStatsRequest>,
+    ) -> Result<Response<TermStatsResponse>, Status> {
+        respond(
+            "TermStats",
+            retrieve::term_stats(&self.state, &self.pool, request.into_inner()),
         )
         .await
     }

@@ -30,7 +30,12 @@ pub async fn backup(
     let request = BackupRequest {
         collection: collection.clone(),
     };
-    let parts = state.pipeline.backends().backup(request, &ctx).await?;
+    let parts = state
+        .pipeline
+        .backends()
+        .retrieval()
+        .backup(request, &ctx)
+        .await?;
     tracing::info!(collection, "backup streaming");
     let body = Body::from_stream(parts.map(|part| {
         part.map(|p| bytes::Bytes::from(p.data))
@@ -99,7 +104,12 @@ pub async fn restore(
         first.collection = name;
         first.replace = params.replace;
     }
-    let restored = state.pipeline.backends().restore(parts, &ctx).await;
+    let restored = state
+        .pipeline
+        .backends()
+        .retrieval()
+        .restore(parts, &ctx)
+        .await;
     if let Ok(report) = &restored {
         state.cache.bump_generation(&report.collection).await;
     }

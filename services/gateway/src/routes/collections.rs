@@ -16,7 +16,12 @@ pub async fn list_collections(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
 ) -> Result<Json<CollectionsResponse>, GatewayError> {
-    let listed = state.pipeline.backends().list_collections(&ctx).await?;
+    let listed = state
+        .pipeline
+        .backends()
+        .retrieval()
+        .list_collections(&ctx)
+        .await?;
     let collections = listed
         .collections
         .into_iter()
@@ -40,6 +45,7 @@ pub async fn list_documents(
     let listed = state
         .pipeline
         .backends()
+        .retrieval()
         .list_documents(request, &ctx)
         .await?;
     let documents = listed

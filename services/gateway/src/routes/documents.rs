@@ -55,7 +55,12 @@ pub async fn ingest(
         collection: collection.clone(),
         documents,
     };
-    let ingested = state.pipeline.backends().ingest(request, &ctx).await;
+    let ingested = state
+        .pipeline
+        .backends()
+        .retrieval()
+        .ingest(request, &ctx)
+        .await;
     // Even a failed ingest may have changed part of the collection: invalidate either way.
     state.cache.bump_generation(&collection).await;
     let ingested = ingested?;
@@ -93,7 +98,12 @@ pub async fn delete(
         collection: collection.clone(),
         source: source.to_string(),
     };
-    let deleted = state.pipeline.backends().delete(request, &ctx).await;
+    let deleted = state
+        .pipeline
+        .backends()
+        .retrieval()
+        .delete(request, &ctx)
+        .await;
     state.cache.bump_generation(&collection).await;
     let deleted = deleted?;
     tracing::info!(

@@ -1,0 +1,513 @@
+//! The retrieval backend as the gateway sees it: one or more shards (see [`crate::shard_map`]),
+//! each an [`Upstream`] over its replicas.
+//!
+//! With one shard every call is what it always was: one RPC through the shard's upstream
+//! (reads go to any healthy replica and are retried once on another; a write to a shard of one
+//! replica is never retried). With several:
+//!
+//! - a query is scattered to every shard in parallel and gathered: the query is embedded once
+//!   here, the shards' BM25 counts are summed (`TermStats`), every shard returns its legs
+//!   scored with those counts (`Retrieve` with `legs`), and the legs are merged and fused as
+//!   one index would ([`crate::shard_merge`]) — so two shards rank exactly as one;
+//! - an ingest is split by owner shard and each part sent to its shard; a delete goes to the
+//!   owner of the source;
+//! - listings are gathered from every shard and added up;
+//! - a shard none of whose replicas answers makes the request a 503 naming it
+//!   (`retrieval shard 2 of 3 is unavailable: ...`): results are never silently partial.
+//!
+//! A shard may not hold a collection at all (none of its documents landed there): for reads
+//! its NOT_FOUND counts as empty, and the collection is unknown only when every shard says so.
+//! Writes to shards with several replicas go through [`crate::replication`].
+
+use crate::backends::{Backend, error_from_call};
+use crate::errors::GatewayError;
+use crate::handoff_store::{HandoffStore, ShardWrite};
+use crate::replication::{Replication, WriteAnswer, spawn_replay};
+use crate::request_context::RequestContext;
+use crate::shard_map::{owner_shard, parse_shards};
+use crate::shard_merge::{
+    fuse_shard_legs, merge_collections, merge_documents, merge_ingest, sum_stats,
+};
+use ragmesh_config::Settings;
+use ragmesh_core::{Classify, ErrorCode};
+use ragmesh_proto::v1::retrieval_client::RetrievalClient;
+use ragmesh_proto::v1::{
+    ArchivePart, BackupRequest, DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse,
+    IngestRequest, IngestResponse, ListCollectionsRequest, ListCollectionsResponse,
+    ListDocumentsRequest, ListDocumentsResponse, Method, RestorePart, RestoreResponse,
+    RetrieveRequest, RetrieveResponse, StepTiming, TermStatsRequest,
+};
+use ragmesh_rpc::{CallError, ClientOptions, Retry, Upstream};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+/// Largest gRPC message accepted from a shard (document listings of big collections).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+fn client(channel: Channel) -> RetrievalClient<Channel> {
+    RetrievalClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES)
+}
+
+pub struct RetrievalShards {
+    shards: Vec<Arc<Upstream>>,
+    replication: Arc<Replication>,
+    rpc_timeout: Duration,
+    ingest_timeout: Duration,
+    overload_retry_after_s: u64,
+    /// Which shard embeds the next query (several shards take turns).
+    next_embed: AtomicUsize,
+}
+
+impl RetrievalShards {
+    /// Lazily dialled upstreams for every shard in `gateway.retrieval_url`, the handoff store
+    /// when a shard has replicas, and the replay task. Must run inside a tokio runtime.
+    pub fn connect(
+        settings: &Settings,
+        rpc_timeout: Duration,
+        ingest_timeout: Duration,
+    ) -> Result<RetrievalShards, GatewayError> {
+        let value = &settings.gateway.retrieval_url;
+        let groups = parse_shards(value);
+        let bad_url = |reason: String| GatewayError::BackendUrl {
+            service: Backend::Retrieval,
+            url: value.clone(),
+            reason,
+        };
+        if groups.is_empty() {
+            return Err(bad_url("no URL".into()));
+        }
+        let mut options = ClientOptions::from_settings(&settings.rpc);
+        options.connect_timeout = options.connect_timeout.min(rpc_timeout);
+        let count = groups.len();
+        let shards = groups
+            .iter()
+            .enumerate()
+            .map(|(i, urls)| {
+                // Metrics and breakers name each shard once there are several.
+                let name: &'static str = if count == 1 {
+                    Backend::Retrieval.name()
+                } else {
+                    Box::leak(format!("retrieval-shard-{}", i + 1).into_boxed_str())
+                };
+                Upstream::new(
+                    name,
+                    urls,
+                    &options,
+                    &settings.rpc.breaker,
+                    settings.rpc.retry_idempotent,
+                )
+                .map(Arc::new)
+                .map_err(|e| bad_url(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let replicated = shards.iter().any(|s| s.len() > 1);
+        let store = match (
+            replicated,
+            settings
+                .gateway
+                .handoff_redis_url
+                .as_ref()
+                .or(settings.cache.l2_redis_url.as_ref()),
+        ) {
+            (true, Some(url)) => Some(
+                HandoffStore::start(url, &settings.gateway.handoff_key_prefix)
+                    .map_err(GatewayError::InvalidArgument)?,
+            ),
+            (true, None) => {
+                tracing::warn!(
+                    "retrieval shards have replicas but no handoff Redis is set: a write that misses a replica will fail"
+                );
+                None
+            }
+            (false, _) => None,
+        };
+        let replication = Arc::new(Replication::new(store, settings.rpc.overload_retry_after_s));
+        spawn_replay(Arc::clone(&replication), shards.clone(), ingest_timeout);
+        Ok(RetrievalShards {
+            shards,
+            replication,
+            rpc_timeout,
+            ingest_timeout,
+            overload_retry_after_s: settings.rpc.overload_retry_after_s,
+            next_embed: AtomicUsize::new(0),
+        })
+    }
+
+    /// The shards' upstreams, in order.
+    pub fn shards(&self) -> &[Arc<Upstream>] {
+        &self.shards
+    }
+
+    fn count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The gateway's error for a failed call to shard `shard`: as for any backend with one
+    /// shard; with several, "unavailable" names the shard.
+    fn shard_error(&self, shard: usize, err: CallError) -> GatewayError {
+        let mapped = error_from_call(Backend::Retrieval, err, self.overload_retry_after_s);
+        if self.count() > 1
+            && matches!(
+                mapped,
+                GatewayError::Unavailable { .. } | GatewayError::CircuitOpen { .. }
+            )
+        {
+            return GatewayError::ShardUnavailable {
+                shard: shard + 1,
+                shards: self.count(),
+                message: mapped.to_string(),
+            };
+        }
+        mapped
+    }
+
+    /// A read on shard `shard`: any healthy replica, retried once on another.
+    async fn read<T, F, Fut>(
+        &self,
+        shard: usize,
+        timeout: Duration,
+        attempt: F,
+    ) -> Result<T, GatewayError>
+    where
+        F: FnMut(Channel, Duration) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.shards[shard]
+            .call(Retry::OnAnotherInstance, timeout, attempt)
+            .await
+            .map_err(|e| self.shard_error(shard, e))
+    }
+
+    /// A write on shard `shard`: one replica as before, or every replica (replication).
+    async fn write(
+        &self,
+        shard: usize,
+        write: ShardWrite,
+        ctx: &RequestContext,
+    ) -> Result<WriteAnswer, GatewayError> {
+        let upstream = &self.shards[shard];
+        let timeout = match write {
+            ShardWrite::Ingest(_) => self.ingest_timeout,
+            ShardWrite::Delete(_) => self.rpc_timeout,
+        };
+        if upstream.len() > 1 {
+            return self
+                .replication
+                .write((shard, self.count()), upstream, write, ctx, timeout)
+                .await;
+        }
+        // Not retried: a write whose answer was lost may have been applied.
+        let answer = match &write {
+            ShardWrite::Ingest(message) => upstream
+                .call(Retry::Never, timeout, |channel, left| {
+                    let request = ctx.grpc_request(message.clone(), left);
+                    async move { client(channel).ingest(request).await }
+                })
+                .await
+                .map(WriteAnswer::Ingest),
+            ShardWrite::Delete(message) => upstream
+                .call(Retry::Never, timeout, |channel, left| {
+                    let request = ctx.grpc_request(message.clone(), left);
+                    async move { client(channel).delete(request).await }
+                })
+                .await
+                .map(WriteAnswer::Delete),
+        };
+        answer.map_err(|e| self.shard_error(shard, e))
+    }
+
+    /// Ingests each document on its owner shard (shards in parallel). Each shard's part is
+    /// stored whole or not at all; with several shards, a failure of one leaves the others'
+    /// parts stored (re-sending the request is harmless: ingest is idempotent).
+    pub async fn ingest(
+        &self,
+        message: IngestRequest,
+        ctx: &RequestContext,
+    ) -> Result<IngestResponse, GatewayError> {
+        let n = self.count();
+        let mut parts: Vec<IngestRequest> = (0..n)
+            .map(|_| IngestRequest {
+                collection: message.collection.clone(),
+                documents: Vec::new(),
+            })
+            .collect();
+        for document in message.documents {
+            parts[owner_shard(&document.source, n)]
+                .documents
+                .push(document);
+        }
+        let calls = parts
+            .into_iter()
+            .enumerate()
+            .filter(|(i, part)| !part.documents.is_empty() || (*i == 0 && n == 1))
+            .map(|(i, part)| async move {
+                match self.write(i, ShardWrite::Ingest(part), ctx).await? {
+                    WriteAnswer::Ingest(answer) => Ok(answer),
+                    WriteAnswer::Delete(_) => Err(wrong_answer()),
+                }
+            });
+        let answers = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        if n == 1 {
+            return answers.into_iter().next().ok_or_else(wrong_answer);
+        }
+        Ok(merge_ingest(&message.collection, answers))
+    }
+
+    /// Deletes a source on its owner shard.
+    pub async fn delete(
+        &self,
+        message: DeleteRequest,
+        ctx: &RequestContext,
+    ) -> Result<DeleteResponse, GatewayError> {
+        let shard = owner_shard(&message.source, self.count());
+        match self.write(shard, ShardWrite::Delete(message), ctx).await? {
+            WriteAnswer::Delete(answer) => Ok(answer),
+            WriteAnswer::Ingest(_) => Err(wrong_answer()),
+        }
+    }
+
+    /// Backup and restore go through the gateway with one shard only (see
+    /// docs/operations.md "Backups").
+    fn single_shard_for(&self, what: &str) -> Result<(), GatewayError> {
+        if self.count() == 1 {
+            return Ok(());
+        }
+        Err(GatewayError::InvalidArgument(format!(
+            "{what} through the gateway needs a single retrieval shard, and this gateway has {}: \
+             back up each shard from one of its replicas (through a gateway whose retrieval_url \
+             is that replica alone) and restore each archive on every replica of its shard",
+            self.count()
+        )))
+    }
+
+    pub async fn backup(
+        &self,
+        message: BackupRequest,
+        ctx: &RequestContext,
+    ) -> Result<tonic::Streaming<ArchivePart>, GatewayError> {
+        self.single_shard_for("backup")?;
+        self.shards[0]
+            .call(Retry::Never, self.ingest_timeout, |channel, left| {
+                let request = ctx.grpc_request(message.clone(), left);
+                async move { client(channel).backup(request).await }
+            })
+            .await
+            .map_err(|e| self.shard_error(0, e))
+    }
+
+    /// Not retried (a restore whose answer was lost may have been applied). With replicas,
+    /// it reaches one of them only: restore each replica of a replicated shard directly.
+    pub async fn restore(
+        &self,
+        parts: Vec<RestorePart>,
+        ctx: &RequestContext,
+    ) -> Result<RestoreResponse, GatewayError> {
+        self.single_shard_for("restore")?;
+        self.shards[0]
+            .call(Retry::Never, self.ingest_timeout, |channel, left| {
+                let request = ctx.grpc_request(futures::stream::iter(parts.clone()), left);
+                async move { client(channel).restore(request).await }
+            })
+            .await
+            .map_err(|e| self.shard_error(0, e))
+    }
+
+    /// Embeds texts on one shard (they all have the model; with several, they take turns and a
+    /// shard that is down passes the call to the next).
+    pub async fn embed(
+        &self,
+        message: EmbedRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbedResponse, GatewayError> {
+        let n = self.count();
+        let start = self.next_embed.fetch_add(1, Ordering::Relaxed);
+        let mut last = None;
+        for shard in (0..n).map(|i| (start + i) % n) {
+            let result = self
+                .read(shard, self.rpc_timeout, |channel, left| {
+                    let request = ctx.grpc_request(message.clone(), left);
+                    async move { client(channel).embed(request).await }
+                })
+                .await;
+            match result {
+                Err(e @ GatewayError::ShardUnavailable { .. }) => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(wrong_answer))
+    }
+
+    /// A search: one shard as always, or scatter-gather as the module header says.
+    pub async fn retrieve(
+        &self,
+        message: RetrieveRequest,
+        ctx: &RequestContext,
+    ) -> Result<RetrieveResponse, GatewayError> {
+        if self.count() == 1 {
+            return self
+                .read(0, self.rpc_timeout, |channel, left| {
+                    let request = ctx.grpc_request(message.clone(), left);
+                    async move { client(channel).retrieve(request).await }
+                })
+                .await;
+        }
+        self.scatter_retrieve(message, ctx).await
+    }
+
+    async fn scatter_retrieve(
+        &self,
+        mut message: RetrieveRequest,
+        ctx: &RequestContext,
+    ) -> Result<RetrieveResponse, GatewayError> {
+        let method = Method::try_from(message.method).unwrap_or(Method::Hybrid);
+        let mut steps = Vec::new();
+        if method != Method::Bm25 && message.query_vector.is_empty() {
+            let started = Instant::now();
+            let embedded = self
+                .embed(
+                    EmbedRequest {
+                        texts: vec![message.query.clone()],
+                    },
+                    ctx,
+                )
+                .await?;
+            message.query_vector = embedded
+                .vectors
+                .into_iter()
+                .next()
+                .map(|v| v.values)
+                .unwrap_or_default();
+            steps.push(step("embed", started));
+        }
+        if method != Method::Vector {
+            let started = Instant::now();
+            let request = TermStatsRequest {
+                collection: message.collection.clone(),
+                query: message.query.clone(),
+            };
+            let stats = self
+                .gather(|shard| {
+                    let request = request.clone();
+                    async move {
+                        self.read(shard, self.rpc_timeout, |channel, left| {
+                            let request = ctx.grpc_request(request.clone(), left);
+                            async move { client(channel).term_stats(request).await }
+                        })
+                        .await
+                    }
+                })
+                .await?;
+            message.bm25_stats = Some(sum_stats(stats.into_iter().filter_map(|s| s.stats)));
+            steps.push(step("term_stats", started));
+        }
+        message.legs = true;
+        let started = Instant::now();
+        let k = message.k as usize;
+        let legs = self
+            .gather(|shard| {
+                let message = message.clone();
+                async move {
+                    self.read(shard, self.rpc_timeout, |channel, left| {
+                        let request = ctx.grpc_request(message.clone(), left);
+                        async move { client(channel).retrieve(request).await }
+                    })
+                    .await
+                }
+            })
+            .await?;
+        steps.push(step("shards", started));
+        let started = Instant::now();
+        let chunks = fuse_shard_legs(legs, method, k);
+        steps.push(step("merge", started));
+        Ok(RetrieveResponse {
+            chunks,
+            steps,
+            ..RetrieveResponse::default()
+        })
+    }
+
+    /// Runs `call` on every shard in parallel; a shard without the collection (NOT_FOUND)
+    /// is left out, unless every shard lacks it. Any other failure fails the whole call.
+    async fn gather<T, F, Fut>(&self, call: F) -> Result<Vec<T>, GatewayError>
+    where
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = Result<T, GatewayError>>,
+    {
+        let results = futures::future::join_all((0..self.count()).map(&call)).await;
+        let mut found = Vec::new();
+        let mut not_found = None;
+        for result in results {
+            match result {
+                Ok(value) => found.push(value),
+                Err(e) if e.code() == ErrorCode::NotFound => not_found = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        match not_found {
+            Some(e) if found.is_empty() => Err(e),
+            _ => Ok(found),
+        }
+    }
+
+    pub async fn list_collections(
+        &self,
+        ctx: &RequestContext,
+    ) -> Result<ListCollectionsResponse, GatewayError> {
+        let parts = self
+            .gather(|shard| async move {
+                self.read(shard, self.rpc_timeout, |channel, left| {
+                    let request = ctx.grpc_request(ListCollectionsRequest {}, left);
+                    async move { client(channel).list_collections(request).await }
+                })
+                .await
+            })
+            .await?;
+        if self.count() == 1 {
+            return parts.into_iter().next().ok_or_else(wrong_answer);
+        }
+        Ok(merge_collections(parts))
+    }
+
+    pub async fn list_documents(
+        &self,
+        message: ListDocumentsRequest,
+        ctx: &RequestContext,
+    ) -> Result<ListDocumentsResponse, GatewayError> {
+        let parts = self
+            .gather(|shard| {
+                let message = message.clone();
+                async move {
+                    self.read(shard, self.rpc_timeout, |channel, left| {
+                        let request = ctx.grpc_request(message.clone(), left);
+                        async move { client(channel).list_documents(request).await }
+                    })
+                    .await
+                }
+            })
+            .await?;
+        if self.count() == 1 {
+            return parts.into_iter().next().ok_or_else(wrong_answer);
+        }
+        Ok(merge_documents(parts))
+    }
+}
+
+fn step(name: &str, started: Instant) -> StepTiming {
+    StepTiming {
+        name: name.to_string(),
+        ms: started.elapsed().as_secs_f64() * 1e3,
+    }
+}
+
+fn wrong_answer() -> GatewayError {
+    GatewayError::BadBackendAnswer {
+        service: Backend::Retrieval,
+        message: "no answer for the request".into(),
+    }
+}

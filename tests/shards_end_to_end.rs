@@ -1,0 +1,407 @@
+//! Sharded retrieval with replicas, with real processes: one gateway over one retrieval
+//! shard, another over two shards (the first with two replicas), the same corpus in both.
+//!
+//! - both rank every query identically (ids and scores) for bm25, vector and hybrid, with and
+//!   without filters; each shard holds exactly its own documents; a delete reaches the owner;
+//! - killing one replica (SIGKILL) under a mixed load of queries and ingests fails no request;
+//!   a write it missed that cannot be kept (handoff Redis down) is a 503, not a divergence;
+//!   restarted, it catches up on the writes it missed (hinted handoff through Redis), in
+//!   order, and serves reads alone;
+//! - a shard with no replica alive is a 503 naming it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{QUESTIONS, delete, get, ingest_corpus, post, ragmesh_bin};
+use ragmesh_gateway::shard_map::owner_shard;
+use ragmesh_proto::v1::ListDocumentsRequest;
+use ragmesh_proto::v1::retrieval_client::RetrievalClient;
+use ragmesh_testkit::RagmeshProcess;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const COLLECTION: &str = "sharded";
+
+fn retrieval(data: &Path) -> RagmeshProcess {
+    let data = data.display().to_string();
+    RagmeshProcess::serve(
+        ragmesh_bin(),
+        "retrieval",
+        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data)],
+    )
+}
+
+fn gateway(retrieval_url: &str, handoff_prefix: &str) -> RagmeshProcess {
+    gateway_with_redis(retrieval_url, handoff_prefix, "redis://127.0.0.1:6379")
+}
+
+fn gateway_with_redis(retrieval_url: &str, handoff_prefix: &str, redis: &str) -> RagmeshProcess {
+    RagmeshProcess::serve(
+        ragmesh_bin(),
+        "gateway",
+        &[
+            ("RAGMESH__GATEWAY__RETRIEVAL_URL", retrieval_url),
+            // Neither is needed for retrieval: closed ports.
+            ("RAGMESH__GATEWAY__RERANK_URL", "http://127.0.0.1:9"),
+            ("RAGMESH__GATEWAY__GENERATION_URL", "http://127.0.0.1:9"),
+            ("RAGMESH__GATEWAY__HANDOFF_REDIS_URL", redis),
+            ("RAGMESH__GATEWAY__HANDOFF_KEY_PREFIX", handoff_prefix),
+            ("RAGMESH__CACHE__ENABLED", "false"),
+        ],
+    )
+}
+
+async fn wait_until_serves(base: &str) {
+    let start = Instant::now();
+    while get(base, "/api/collections").await.0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "retrieval never served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// (id, source, score) of the sources `/api/retrieve` returns, in order.
+async fn ranked(base: &str, query: &str, method: &str, filters: &Value) -> Vec<(String, f64)> {
+    let mut body = json!({ "query": query, "collection": COLLECTION, "method": method, "k": 8 });
+    if !filters.is_null() {
+        body["filters"] = filters.clone();
+    }
+    let (status, answer) = post(base, "/api/retrieve", &body).await;
+    assert_eq!(status, 200, "{method} {filters}: {answer}");
+    answer["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                format!("{}#{}", s["source"].as_str().unwrap(), s["chunk"]),
+                s["score"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+type Listing = Vec<(String, u32, BTreeMap<String, String>)>;
+
+/// (source, chunks, metadata) of every document one replica holds, by source; Err while it
+/// does not answer.
+async fn try_documents_on(url: &str) -> Result<Listing, String> {
+    let mut client = RetrievalClient::connect(url.to_string())
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = ListDocumentsRequest {
+        collection: COLLECTION.into(),
+    };
+    match client.list_documents(request).await {
+        Ok(listed) => Ok(listed
+            .into_inner()
+            .documents
+            .into_iter()
+            .map(|d| (d.source, d.chunks, d.metadata.into_iter().collect()))
+            .collect()),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(Vec::new()),
+        Err(status) => Err(format!("ListDocuments on {url}: {status}")),
+    }
+}
+
+async fn documents_on(url: &str) -> Listing {
+    try_documents_on(url).await.unwrap()
+}
+
+fn sources(docs: &Listing) -> Vec<String> {
+    docs.iter().map(|d| d.0.clone()).collect()
+}
+
+/// A source name owned by shard `shard` (0-based) of two.
+fn owned_by(shard: usize, stem: &str) -> String {
+    (0..)
+        .map(|i| format!("{stem}-{i}.md"))
+        .find(|s| owner_shard(s, 2) == shard)
+        .unwrap()
+}
+
+async fn ingest_one(base: &str, source: &str, text: &str, version: &str) -> (u16, Value) {
+    let body = json!({ "documents": [{
+        "source": source,
+        "text": text,
+        "metadata": { "version": version },
+    }]});
+    post(
+        base,
+        &format!("/api/collections/{COLLECTION}/documents"),
+        &body,
+    )
+    .await
+}
+
+fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Deletes every key under `prefix` (the shared Redis is never flushed).
+fn clean_redis(prefix: &str) {
+    let keys = std::process::Command::new("redis-cli")
+        .args(["-p", "6379", "--scan", "--pattern", &format!("{prefix}*")])
+        .output()
+        .expect("redis-cli must be installed (.ci/run installs redis)");
+    for key in String::from_utf8_lossy(&keys.stdout).lines() {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-p", "6379", "del", key])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let single = retrieval(dirs[0].path());
+    let mut replica_a = retrieval(dirs[1].path());
+    let mut replica_b = retrieval(dirs[2].path());
+    let mut shard_two = retrieval(dirs[3].path());
+    let prefix = format!("ragmesh:test:shards:{}", std::process::id());
+    let one = gateway(&single.url, &prefix);
+    let sharded = format!("{},{};{}", replica_a.url, replica_b.url, shard_two.url);
+    let two = gateway(&sharded, &prefix);
+    // The same cluster seen by a gateway whose handoff Redis is down (a closed port).
+    let no_redis = gateway_with_redis(&sharded, &prefix, "redis://127.0.0.1:9");
+    wait_until_serves(&one.url).await;
+    wait_until_serves(&two.url).await;
+    ingest_corpus(&one.url, COLLECTION).await;
+    let report = ingest_corpus(&two.url, COLLECTION).await;
+    assert_eq!(report["documents"], 4, "{report}");
+
+    // 1. Two shards rank exactly as one, with and without filters.
+    let filter_sets = [
+        Value::Null,
+        json!({ "language": "en" }),
+        json!({ "source": "sicilian.md" }),
+    ];
+    for (_, question) in QUESTIONS {
+        for method in ["bm25", "vector", "hybrid"] {
+            for filters in &filter_sets {
+                let expected = ranked(&one.url, question, method, filters).await;
+                let got = ranked(&two.url, question, method, filters).await;
+                // (BM25 restricted to one document may rightly find nothing.)
+                let may_be_empty = method == "bm25" && filters.get("source").is_some();
+                assert!(
+                    may_be_empty || !expected.is_empty(),
+                    "{method} {filters}: nothing found"
+                );
+                let ids = |r: &[(String, f64)]| r.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+                assert_eq!(ids(&got), ids(&expected), "{method} {filters} {question}");
+                for ((id, a), (_, b)) in expected.iter().zip(&got) {
+                    assert!((a - b).abs() < 1e-4, "{method} {filters} {id}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    // 2. Each shard holds its own documents; the union is the corpus; listings add up.
+    let mut own: [Vec<String>; 2] = Default::default();
+    for (source, _) in QUESTIONS {
+        own[owner_shard(source, 2)].push(source.to_string());
+    }
+    own.iter_mut().for_each(|v| v.sort());
+    assert!(own.iter().all(|v| !v.is_empty()), "{own:?}");
+    assert_eq!(sources(&documents_on(&replica_a.url).await), own[0]);
+    assert_eq!(sources(&documents_on(&replica_b.url).await), own[0]);
+    assert_eq!(sources(&documents_on(&shard_two.url).await), own[1]);
+    let (_, listed_one) = get(&one.url, "/api/collections").await;
+    let (_, listed_two) = get(&two.url, "/api/collections").await;
+    assert_eq!(listed_one["collections"], listed_two["collections"]);
+    let path = format!("/api/collections/{COLLECTION}/documents");
+    let (status, docs) = get(&two.url, &path).await;
+    assert_eq!(status, 200, "{docs}");
+    assert_eq!(docs["documents"].as_array().unwrap().len(), 4, "{docs}");
+
+    // Backups through the gateway need one shard; the answer says what to do instead.
+    let (status, body) = post(
+        &two.url,
+        &format!("/api/collections/{COLLECTION}/backup"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("back up each shard from one of its replicas"),
+        "{body}"
+    );
+
+    // 3. A delete goes to the owner shard only.
+    let victim = &own[1][0];
+    let (status, deleted) = delete(&two.url, &format!("{path}?source={victim}")).await;
+    assert_eq!(status, 200, "{deleted}");
+    assert!(deleted["chunks_deleted"].as_u64().unwrap() > 0, "{deleted}");
+    assert!(!sources(&documents_on(&shard_two.url).await).contains(victim));
+    assert_eq!(sources(&documents_on(&replica_a.url).await), own[0]);
+
+    // 4. One replica of shard 1 dies (SIGKILL) under a steady mixed load of queries and
+    //    ingests: no request fails, and the dead replica is ejected.
+    let a_addr = replica_a.addr().to_string();
+    let query = json!({ "query": QUESTIONS[0].1, "collection": COLLECTION, "k": 3 });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..3)
+        .map(|worker| {
+            let (base, query, stop) = (two.url.clone(), query.clone(), stop.clone());
+            tokio::spawn(async move {
+                let (mut sent, mut failed) = (0u32, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, body) = if worker == 0 && sent % 4 == 0 {
+                        let source = format!("load-{worker}-{}.md", sent % 8);
+                        let text = format!("Load document {sent} about lava and starters.");
+                        ingest_one(&base, &source, &text, "load").await
+                    } else {
+                        post(&base, "/api/retrieve", &query).await
+                    };
+                    sent += 1;
+                    if status != 200 {
+                        failed.push(format!("{status}: {body}"));
+                    }
+                }
+                (sent, failed)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    replica_a.kill();
+    let killed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut sent, mut failed) = (0, Vec::new());
+    for worker in workers {
+        let (n, f) = worker.await.unwrap();
+        sent += n;
+        failed.extend(f);
+    }
+    eprintln!("mixed load: {sent} requests, {} failed", failed.len());
+    assert!(sent >= 30, "only {sent} requests in {:?}", killed.elapsed());
+    assert!(
+        failed.len() as f64 <= f64::from(sent) * 0.001,
+        "{} of {sent} requests failed: {failed:?}",
+        failed.len()
+    );
+    let kept = owned_by(0, "kept");
+    let dropped = owned_by(0, "dropped");
+    for (source, text, version) in [
+        (
+            &kept,
+            "Basalt columns form as thick lava flows cool slowly.",
+            "1",
+        ),
+        (&dropped, "Temporary note about starters.", "1"),
+        (
+            &kept,
+            "Basalt columns form as thick lava flows cool and crack into prisms.",
+            "2",
+        ),
+    ] {
+        let (status, body) = ingest_one(&two.url, source, text, version).await;
+        assert_eq!(status, 200, "ingest {source} v{version}: {body}");
+    }
+    let (status, body) = delete(&two.url, &format!("{path}?source={dropped}")).await;
+    assert_eq!(status, 200, "{body}");
+    let text = common::client()
+        .get(format!("{}/metrics", two.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metric(
+            &text,
+            "ragmesh_backend_ejections_total{backend=\"retrieval-shard-1\"}"
+        ) >= 1.0,
+        "the dead replica was ejected"
+    );
+    // Without Redis the missed write cannot be kept: a 503 naming the shard, not a silent
+    // divergence; sent again through a gateway that reaches Redis, it is kept.
+    let retried = owned_by(0, "retried");
+    let (status, body) =
+        ingest_one(&no_redis.url, &retried, "Obsidian is volcanic glass.", "1").await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("retrieval shard 1 of 2 is unavailable")
+            && message.contains("retry the request"),
+        "{message}"
+    );
+    let (status, body) = ingest_one(&two.url, &retried, "Obsidian is volcanic glass.", "1").await;
+    assert_eq!(status, 200, "{body}");
+    let survivor = documents_on(&replica_b.url).await;
+    assert!(sources(&survivor).contains(&retried));
+    assert!(sources(&survivor).contains(&kept));
+    assert!(!sources(&survivor).contains(&dropped));
+
+    // 5. Restarted where the gateway looks for it, it catches up on what it missed, in order.
+    let data = dirs[1].path().display().to_string();
+    let replica_a = RagmeshProcess::serve_on(
+        ragmesh_bin(),
+        "retrieval",
+        &a_addr,
+        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data)],
+    );
+    let start = Instant::now();
+    loop {
+        let caught_up = try_documents_on(&replica_a.url).await;
+        if caught_up.as_ref() == Ok(&survivor) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "replica never caught up: {caught_up:?} vs {survivor:?}\n{}",
+            two.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let kept_doc = survivor.iter().find(|d| d.0 == kept).unwrap();
+    assert_eq!(kept_doc.2["version"], "2", "the later version won");
+
+    // 6. It serves reads alone once its peer is gone.
+    replica_b.kill();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let only_kept = json!({
+        "query": "basalt lava prisms",
+        "collection": COLLECTION,
+        "method": "bm25",
+        "k": 3,
+        "filters": { "source": kept },
+    });
+    let (status, body) = post(&two.url, "/api/retrieve", &only_kept).await;
+    assert_eq!(status, 200, "{body}");
+    let text = body["sources"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("prisms"), "{body}");
+
+    // 7. A shard with no replica alive: a 503 naming it, for reads and for its writes.
+    shard_two.kill();
+    let (status, body) = post(&two.url, "/api/retrieve", &query).await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("retrieval shard 2 of 2 is unavailable"),
+        "{message}"
+    );
+    let (status, body) = ingest_one(&two.url, &owned_by(1, "late"), "Late text.", "1").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("retrieval shard 2 of 2 is unavailable"),
+        "{body}"
+    );
+    drop(replica_a);
+    clean_redis(&prefix);
+}
