@@ -6,8 +6,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = ["retrieval.proto", "rerank.proto", "generation.proto"]
         .map(|f| root.join("ragmesh/v1").join(f));
-    for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
+    // Relative to this package, so a target directory shared by two checkouts still sees
+    // a change made in either (an absolute path would name the first checkout's files).
+    for f in ["retrieval.proto", "rerank.proto", "generation.proto"] {
+        println!("cargo:rerun-if-changed=../../proto/ragmesh/v1/{f}");
     }
     let mut compiler = protox::Compiler::new([&root])?;
     compiler
