@@ -1,11 +1,12 @@
 //! `ragmesh serve lb` as a process in front of two trivial HTTP upstreams: the ready file,
-//! round robin, SIGHUP re-reading the configuration file, `/metrics`, and a clean SIGTERM.
+//! round robin, SIGHUP re-reading the configuration file, `/metrics`, a span per request
+//! exported over OTLP as the child of the client's `traceparent`, and a clean SIGTERM.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use ragmesh_testkit::RagmeshProcess;
+use ragmesh_testkit::{OtlpReceiver, RagmeshProcess};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -32,18 +33,23 @@ async fn spread(lb: &str, n: usize) -> HashMap<String, usize> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_lb_balances_reloads_on_sighup_and_stops_on_sigterm() {
+async fn serve_lb_balances_reloads_on_sighup_exports_spans_and_stops_on_sigterm() {
     let a = upstream("a").await;
     let b = upstream("b").await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ragmesh.toml");
     std::fs::write(&config, format!("[lb]\nupstreams = \"{a},{b}\"\n")).unwrap();
     let config_path = config.display().to_string();
+    let receiver = OtlpReceiver::start().await;
     let mut lb = RagmeshProcess::serve(
         common::ragmesh_bin(),
         "lb",
         &[
             ("RAGMESH_CONFIG", config_path.as_str()),
+            (
+                "RAGMESH__TELEMETRY__OTLP_ENDPOINT",
+                receiver.endpoint.as_str(),
+            ),
             ("RAGMESH__LB__METRICS_LISTEN", "127.0.0.1:0"),
             ("RAGMESH__LB__SHUTDOWN_GRACE_MS", "2000"),
         ],
@@ -81,5 +87,33 @@ async fn serve_lb_balances_reloads_on_sighup_and_stops_on_sigterm() {
         )),
         "{text}"
     );
+
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = common::client()
+        .get(format!("{}/who", lb.url))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
     assert!(lb.stop(Duration::from_secs(10)), "{}", lb.log_tail());
+    // Stopping flushes the spans still queued; allow the receiver a bounded moment.
+    let start = std::time::Instant::now();
+    let span = loop {
+        if let Some(span) = receiver
+            .trace(trace_id)
+            .into_iter()
+            .find(|s| s.name == "GET /who")
+        {
+            break span;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no lb span exported: {:?}",
+            receiver.spans()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(span.parent_span_id, "00f067aa0ba902b7");
 }

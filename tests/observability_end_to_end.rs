@@ -151,7 +151,22 @@ async fn one_cluster_exports_every_named_series_and_follows_a_query_everywhere()
     // allow-listed is exported (the list must shrink as features land).
     let (status, exposition) = text(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
-    let exported = exported_names(&exposition);
+    let mut exported = exported_names(&exposition);
+    // The load balancer's series come from `ragmesh serve lb` in front of this gateway.
+    let lb = RagmeshProcess::serve(
+        ragmesh_bin(),
+        "lb",
+        &[
+            ("RAGMESH__LB__UPSTREAMS", up.addr()),
+            ("RAGMESH__LB__METRICS_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    let (status, _) = get(&lb.url, "/health/ready").await;
+    assert_eq!(status, 200, "through the load balancer");
+    let lb_metrics = lb.metrics_url.clone().unwrap();
+    let (status, lb_exposition) = text(&format!("{lb_metrics}/metrics")).await;
+    assert_eq!(status, 200);
+    exported.extend(exported_names(&lb_exposition));
     let allowed = allow_list();
     let named = series_named_by_deploy();
     assert!(named.len() > 30, "{named:?}");
