@@ -321,6 +321,8 @@ impl Backends {
             .collect()
     }
 
+    /// The upstream of a backend called through [`Backends::call_on`]; retrieval calls go
+    /// through [`RetrievalShards`] instead (this is its first shard).
     fn upstream(&self, backend: Backend) -> &Upstream {
         match backend {
             Backend::Retrieval => &self.retrieval.shards()[0],

@@ -27,6 +27,8 @@ pub mod retrieval_shards;
 mod routes;
 pub mod shard_map;
 pub mod shard_merge;
+pub mod shard_scatter;
+pub mod shard_writes;
 pub mod sse;
 pub mod state;
 pub mod validate;

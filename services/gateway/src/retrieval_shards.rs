@@ -17,45 +17,43 @@
 //!
 //! A shard may not hold a collection at all (none of its documents landed there): for reads
 //! its NOT_FOUND counts as empty, and the collection is unknown only when every shard says so.
-//! Writes to shards with several replicas go through [`crate::replication`].
+//! Queries over several shards are in [`crate::shard_scatter`], writes in
+//! [`crate::shard_writes`] (and [`crate::replication`] for shards with several replicas).
 
 use crate::backends::{Backend, error_from_call};
 use crate::errors::GatewayError;
-use crate::handoff_store::{HandoffStore, ShardWrite};
-use crate::replication::{Replication, WriteAnswer, spawn_replay};
+use crate::handoff_store::HandoffStore;
+use crate::replication::{Replication, spawn_replay};
 use crate::request_context::RequestContext;
-use crate::shard_map::{owner_shard, parse_shards};
-use crate::shard_merge::{
-    fuse_shard_legs, merge_collections, merge_documents, merge_ingest, sum_stats,
-};
+use crate::shard_map::parse_shards;
+use crate::shard_merge::{merge_collections, merge_documents};
 use ragmesh_config::Settings;
 use ragmesh_core::{Classify, ErrorCode};
 use ragmesh_proto::v1::retrieval_client::RetrievalClient;
 use ragmesh_proto::v1::{
-    ArchivePart, BackupRequest, DeleteRequest, DeleteResponse, EmbedRequest, EmbedResponse,
-    IngestRequest, IngestResponse, ListCollectionsRequest, ListCollectionsResponse,
-    ListDocumentsRequest, ListDocumentsResponse, Method, RestorePart, RestoreResponse,
-    RetrieveRequest, RetrieveResponse, StepTiming, TermStatsRequest,
+    ArchivePart, BackupRequest, EmbedRequest, EmbedResponse, ListCollectionsRequest,
+    ListCollectionsResponse, ListDocumentsRequest, ListDocumentsResponse, RestorePart,
+    RestoreResponse, RetrieveRequest, RetrieveResponse,
 };
 use ragmesh_rpc::{CallError, ClientOptions, Retry, Upstream};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::transport::Channel;
 
 /// Largest gRPC message accepted from a shard (document listings of big collections).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
-fn client(channel: Channel) -> RetrievalClient<Channel> {
+pub(crate) fn client(channel: Channel) -> RetrievalClient<Channel> {
     RetrievalClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES)
 }
 
 pub struct RetrievalShards {
-    shards: Vec<Arc<Upstream>>,
-    replication: Arc<Replication>,
-    rpc_timeout: Duration,
-    ingest_timeout: Duration,
+    pub(crate) shards: Vec<Arc<Upstream>>,
+    pub(crate) replication: Arc<Replication>,
+    pub(crate) rpc_timeout: Duration,
+    pub(crate) ingest_timeout: Duration,
     overload_retry_after_s: u64,
     /// Which shard embeds the next query (several shards take turns).
     next_embed: AtomicUsize,
@@ -141,13 +139,13 @@ impl RetrievalShards {
         &self.shards
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.shards.len()
     }
 
     /// The gateway's error for a failed call to shard `shard`: as for any backend with one
     /// shard; with several, "unavailable" names the shard.
-    fn shard_error(&self, shard: usize, err: CallError) -> GatewayError {
+    pub(crate) fn shard_error(&self, shard: usize, err: CallError) -> GatewayError {
         let mapped = error_from_call(Backend::Retrieval, err, self.overload_retry_after_s);
         if self.count() > 1
             && matches!(
@@ -165,7 +163,7 @@ impl RetrievalShards {
     }
 
     /// A read on shard `shard`: any healthy replica, retried once on another.
-    async fn read<T, F, Fut>(
+    pub(crate) async fn read<T, F, Fut>(
         &self,
         shard: usize,
         timeout: Duration,
@@ -179,97 +177,6 @@ impl RetrievalShards {
             .call(Retry::OnAnotherInstance, timeout, attempt)
             .await
             .map_err(|e| self.shard_error(shard, e))
-    }
-
-    /// A write on shard `shard`: one replica as before, or every replica (replication).
-    async fn write(
-        &self,
-        shard: usize,
-        write: ShardWrite,
-        ctx: &RequestContext,
-    ) -> Result<WriteAnswer, GatewayError> {
-        let upstream = &self.shards[shard];
-        let timeout = match write {
-            ShardWrite::Ingest(_) => self.ingest_timeout,
-            ShardWrite::Delete(_) => self.rpc_timeout,
-        };
-        if upstream.len() > 1 {
-            return self
-                .replication
-                .write((shard, self.count()), upstream, write, ctx, timeout)
-                .await;
-        }
-        // Not retried: a write whose answer was lost may have been applied.
-        let answer = match &write {
-            ShardWrite::Ingest(message) => upstream
-                .call(Retry::Never, timeout, |channel, left| {
-                    let request = ctx.grpc_request(message.clone(), left);
-                    async move { client(channel).ingest(request).await }
-                })
-                .await
-                .map(WriteAnswer::Ingest),
-            ShardWrite::Delete(message) => upstream
-                .call(Retry::Never, timeout, |channel, left| {
-                    let request = ctx.grpc_request(message.clone(), left);
-                    async move { client(channel).delete(request).await }
-                })
-                .await
-                .map(WriteAnswer::Delete),
-        };
-        answer.map_err(|e| self.shard_error(shard, e))
-    }
-
-    /// Ingests each document on its owner shard (shards in parallel). Each shard's part is
-    /// stored whole or not at all; with several shards, a failure of one leaves the others'
-    /// parts stored (re-sending the request is harmless: ingest is idempotent).
-    pub async fn ingest(
-        &self,
-        message: IngestRequest,
-        ctx: &RequestContext,
-    ) -> Result<IngestResponse, GatewayError> {
-        let n = self.count();
-        let mut parts: Vec<IngestRequest> = (0..n)
-            .map(|_| IngestRequest {
-                collection: message.collection.clone(),
-                documents: Vec::new(),
-            })
-            .collect();
-        for document in message.documents {
-            parts[owner_shard(&document.source, n)]
-                .documents
-                .push(document);
-        }
-        let calls = parts
-            .into_iter()
-            .enumerate()
-            .filter(|(i, part)| !part.documents.is_empty() || (*i == 0 && n == 1))
-            .map(|(i, part)| async move {
-                match self.write(i, ShardWrite::Ingest(part), ctx).await? {
-                    WriteAnswer::Ingest(answer) => Ok(answer),
-                    WriteAnswer::Delete(_) => Err(wrong_answer()),
-                }
-            });
-        let answers = futures::future::join_all(calls)
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
-        if n == 1 {
-            return answers.into_iter().next().ok_or_else(wrong_answer);
-        }
-        Ok(merge_ingest(&message.collection, answers))
-    }
-
-    /// Deletes a source on its owner shard.
-    pub async fn delete(
-        &self,
-        message: DeleteRequest,
-        ctx: &RequestContext,
-    ) -> Result<DeleteResponse, GatewayError> {
-        let shard = owner_shard(&message.source, self.count());
-        match self.write(shard, ShardWrite::Delete(message), ctx).await? {
-            WriteAnswer::Delete(answer) => Ok(answer),
-            WriteAnswer::Ingest(_) => Err(wrong_answer()),
-        }
     }
 
     /// Backup and restore go through the gateway with one shard only (see
@@ -360,81 +267,9 @@ impl RetrievalShards {
         self.scatter_retrieve(message, ctx).await
     }
 
-    async fn scatter_retrieve(
-        &self,
-        mut message: RetrieveRequest,
-        ctx: &RequestContext,
-    ) -> Result<RetrieveResponse, GatewayError> {
-        let method = Method::try_from(message.method).unwrap_or(Method::Hybrid);
-        let mut steps = Vec::new();
-        if method != Method::Bm25 && message.query_vector.is_empty() {
-            let started = Instant::now();
-            let embedded = self
-                .embed(
-                    EmbedRequest {
-                        texts: vec![message.query.clone()],
-                    },
-                    ctx,
-                )
-                .await?;
-            message.query_vector = embedded
-                .vectors
-                .into_iter()
-                .next()
-                .map(|v| v.values)
-                .unwrap_or_default();
-            steps.push(step("embed", started));
-        }
-        if method != Method::Vector {
-            let started = Instant::now();
-            let request = TermStatsRequest {
-                collection: message.collection.clone(),
-                query: message.query.clone(),
-            };
-            let stats = self
-                .gather(|shard| {
-                    let request = request.clone();
-                    async move {
-                        self.read(shard, self.rpc_timeout, |channel, left| {
-                            let request = ctx.grpc_request(request.clone(), left);
-                            async move { client(channel).term_stats(request).await }
-                        })
-                        .await
-                    }
-                })
-                .await?;
-            message.bm25_stats = Some(sum_stats(stats.into_iter().filter_map(|s| s.stats)));
-            steps.push(step("term_stats", started));
-        }
-        message.legs = true;
-        let started = Instant::now();
-        let k = message.k as usize;
-        let legs = self
-            .gather(|shard| {
-                let message = message.clone();
-                async move {
-                    self.read(shard, self.rpc_timeout, |channel, left| {
-                        let request = ctx.grpc_request(message.clone(), left);
-                        async move { client(channel).retrieve(request).await }
-                    })
-                    .await
-                }
-            })
-            .await?;
-        steps.push(step("shards", started));
-        let started = Instant::now();
-        let chunks = fuse_shard_legs(legs, method, k);
-        steps.push(step("merge", started));
-        Ok(RetrieveResponse {
-            chunks,
-            steps,
-            ..RetrieveResponse::default()
-        })
-    }
-
     /// Runs `call` on every shard in parallel; a shard without the collection (NOT_FOUND)
     /// is left out, unless every shard lacks it. Any other failure fails the whole call.
-    async fn gather<T, F, Fut>(&self, call: F) -> Result<Vec<T>, GatewayError>
+    pub(crate) async fn gather<T, F, Fut>(&self, call: F) -> Result<Vec<T>, GatewayError>
     where
         F: Fn(usize) -> Fut,
         Fut: Future<Output = Result<T, GatewayError>>,
@@ -498,14 +333,7 @@ impl RetrievalShards {
     }
 }
 
-fn step(name: &str, started: Instant) -> StepTiming {
-    StepTiming {
-        name: name.to_string(),
-        ms: started.elapsed().as_secs_f64() * 1e3,
-    }
-}
-
-fn wrong_answer() -> GatewayError {
+pub(crate) fn wrong_answer() -> GatewayError {
     GatewayError::BadBackendAnswer {
         service: Backend::Retrieval,
         message: "no answer for the request".into(),

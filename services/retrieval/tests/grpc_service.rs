@@ -9,7 +9,7 @@ use ragmesh_core::{ErrorCode, status_from};
 use ragmesh_proto::retrieval_client::RetrievalClient;
 use ragmesh_proto::{
     DeleteRequest, Document, EmbedRequest, IngestRequest, ListCollectionsRequest,
-    ListDocumentsRequest, Method, RetrieveRequest, ScoredChunk,
+    ListDocumentsRequest, Method, RetrieveRequest, ScoredChunk, TermStatsRequest,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -220,6 +220,55 @@ async fn retrieval_service_over_grpc() {
             assert_eq!(steps, expected_steps);
         }
     }
+
+    // For a gateway over shards: TermStats counts the query's analysed terms, and Retrieve
+    // with `legs` returns each leg unfused, best first, ranked in its leg; scored with this
+    // collection's own counts, the BM25 leg is exactly what the `bm25` method returns.
+    let query = QUERIES[0].0;
+    let stats = client
+        .term_stats(TermStatsRequest {
+            collection: "docs".into(),
+            query: query.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stats
+        .unwrap();
+    assert!(
+        stats.total_docs >= u64::from(first.chunks)
+            && stats.total_tokens > 0
+            && !stats.doc_freqs.is_empty(),
+        "{stats:?}"
+    );
+    let legs = client
+        .retrieve(RetrieveRequest {
+            legs: true,
+            bm25_stats: Some(stats),
+            ..retrieve_request(query, Method::Hybrid, 3)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(legs.chunks.is_empty() && legs.leg_depth >= 3 && legs.rrf_k > 0);
+    assert!(!legs.bm25_leg.is_empty() && !legs.vector_leg.is_empty());
+    let ranks: Vec<Option<u32>> = legs.vector_leg.iter().map(|c| c.vector_rank).collect();
+    let expected_ranks: Vec<Option<u32>> = (1..=ranks.len() as u32).map(Some).collect();
+    assert_eq!(ranks, expected_ranks);
+    let bm25 = retrieve(&mut client, retrieve_request(query, Method::Bm25, 3)).await;
+    for (fused, leg) in bm25.iter().zip(&legs.bm25_leg) {
+        assert_eq!((&fused.id, fused.score), (&leg.id, leg.score));
+    }
+    expect_code(
+        client
+            .term_stats(TermStatsRequest {
+                collection: "nope".into(),
+                query: "q".into(),
+            })
+            .await,
+        ErrorCode::NotFound,
+        "term stats of an unknown collection",
+    );
 
     // Re-ingesting the same documents adds nothing.
     let again = client.ingest(ingest.clone()).await.unwrap().into_inner();
