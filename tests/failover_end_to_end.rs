@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const COLLECTION: &str = "failover";
+/// Ingest under load goes to its own collection: a write invalidates the cached answers of
+/// its collection, and the cached-query workers must keep hitting the cache.
+const WRITES: &str = "failover-writes";
 /// Whole-test bound: start-up with model loads, six phases, restarts.
 const TEST_TIMEOUT: Duration = Duration::from_secs(900);
 /// Longest a killed member may keep receiving traffic before the test calls it a failure to
@@ -113,7 +116,7 @@ impl Load {
                      ingest runs all through the failover test: {question}"
                 );
                 self.post(
-                    &format!("/api/collections/{COLLECTION}/documents"),
+                    &format!("/api/collections/{WRITES}/documents"),
                     &json!({ "documents": [{ "source": format!("load-{i}.txt"), "text": text }] }),
                 )
                 .await
@@ -171,8 +174,8 @@ where
     None
 }
 
-/// Requests a member has served so far (`ragmesh_http_requests_total` on a gateway without
-/// its health checks; `ragmesh_rpc_requests_total` of one RPC on a backend).
+/// Requests a member has served so far (the API calls — POSTs — of a gateway, not health
+/// checks or scrapes; `ragmesh_rpc_requests_total` of one RPC on a backend).
 async fn served(cluster: &Cluster, member: &str, rpc: Option<&str>) -> f64 {
     let url = cluster.metrics_url(member);
     match rpc {
@@ -184,14 +187,7 @@ async fn served(cluster: &Cluster, member: &str, rpc: Option<&str>) -> f64 {
             )
             .await
         }
-        None => {
-            metric_sum(
-                &url,
-                "ragmesh_http_requests_total",
-                &["route=\"/api/query\""],
-            )
-            .await
-        }
+        None => metric_sum(&url, "ragmesh_http_requests_total", &["method=\"POST\""]).await,
     }
 }
 
@@ -199,11 +195,27 @@ async fn served(cluster: &Cluster, member: &str, rpc: Option<&str>) -> f64 {
 async fn restart_and_time_rejoin(cluster: &Cluster, member: &str, rpc: Option<&str>) -> Duration {
     cluster.restart(member);
     let before = served(cluster, member, rpc).await;
-    time_until(EJECT_BOUND, || async {
+    let rejoined = time_until(EJECT_BOUND, || async {
         served(cluster, member, rpc).await > before
     })
-    .await
-    .unwrap_or_else(|| panic!("{member} took no traffic within {EJECT_BOUND:?} of its restart"))
+    .await;
+    if let Some(took) = rejoined {
+        return took;
+    }
+    let upstreams = client()
+        .get(format!("{}/upstreams", cluster.metrics_url("lb")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    panic!(
+        "{member} took no traffic within {EJECT_BOUND:?} of its restart (served {before} before)\n\
+         LB upstreams: {upstreams}\nLB log:\n{}\n{member} log:\n{}",
+        cluster.log_tail("lb"),
+        cluster.log_tail(member)
+    )
 }
 
 async fn scenario() {
@@ -306,7 +318,12 @@ async fn scenario() {
     load.phase.store(2, Ordering::SeqCst);
     cluster.kill("retrieval-s0-r1");
     tokio::time::sleep(PHASE_LOAD).await;
-    let rejoin = restart_and_time_rejoin(&cluster, "retrieval-s0-r1", Some("Retrieve")).await;
+    let rejoin = restart_and_time_rejoin(
+        &cluster,
+        "retrieval-s0-r1",
+        Some("ragmesh.v1.Retrieval/Retrieve"),
+    )
+    .await;
     report.push(format!(
         "restarted retrieval replica served a Retrieve {rejoin:.2?} after it listened"
     ));
@@ -315,7 +332,12 @@ async fn scenario() {
     load.phase.store(3, Ordering::SeqCst);
     cluster.kill("generation-1");
     tokio::time::sleep(PHASE_LOAD).await;
-    let rejoin = restart_and_time_rejoin(&cluster, "generation-1", Some("Generate")).await;
+    let rejoin = restart_and_time_rejoin(
+        &cluster,
+        "generation-1",
+        Some("ragmesh.v1.Generation/Generate"),
+    )
+    .await;
     report.push(format!(
         "restarted generation instance served a Generate {rejoin:.2?} after it listened"
     ));
@@ -370,6 +392,10 @@ async fn scenario() {
             failed.len(),
             fraction * 100.0
         ));
+        for failure in failed.iter().filter_map(|o| o.failure.as_deref()) {
+            let head: String = failure.chars().take(160).collect();
+            table.push_str(&format!("  failed: {head}\n"));
+        }
         let limit = if matches!(phase, 4 | 5) { 0.0 } else { 0.001 };
         if fraction > limit || in_phase.is_empty() {
             let examples: Vec<&str> = failed

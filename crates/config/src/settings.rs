@@ -232,6 +232,9 @@ pub struct GatewaySettings {
     pub handoff_redis_url: Option<String>,
     /// Prefix of the handoff keys in that Redis.
     pub handoff_key_prefix: String,
+    /// After SIGTERM: how long requests in flight may still run to completion (new
+    /// connections are refused at once); what is left then ends with a 503 / `error` event.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for GatewaySettings {
@@ -250,6 +253,7 @@ impl Default for GatewaySettings {
             generate_timeout_ms: 300_000,
             handoff_redis_url: None,
             handoff_key_prefix: "ragmesh:handoff".into(),
+            shutdown_grace_ms: 30_000,
         }
     }
 }

@@ -41,14 +41,19 @@ use ragmesh_config::Settings;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Serves the gateway on `listener` until `shutdown` is cancelled, then lets in-flight
-/// requests finish (open answer streams end with an `error` event) and returns.
+/// Serves the gateway on `listener` until `shutdown` is cancelled, then stops accepting and
+/// lets in-flight requests run to completion for `gateway.shutdown_grace_ms` (a rolling
+/// restart must not fail them); answers still running after that end with a 503, or an
+/// `error` event on a stream, and the function returns.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
-    let state = AppState::connect(&settings)?.with_shutdown(shutdown.clone());
+    // `cut` ends the answers still running once the grace after `shutdown` has passed.
+    let cut = CancellationToken::new();
+    let grace = std::time::Duration::from_millis(settings.gateway.shutdown_grace_ms);
+    let state = AppState::connect(&settings)?.with_shutdown(cut.clone());
     let app = router(state);
     let addr = listener.local_addr().map_err(GatewayError::Serve)?;
     tracing::info!(
@@ -64,10 +69,23 @@ pub async fn run(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
+    let cut_after_grace = {
+        let (shutdown, cut) = (shutdown.clone(), cut.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            tracing::info!(
+                grace_ms = grace.as_millis() as u64,
+                "draining requests in flight"
+            );
+            tokio::time::sleep(grace).await;
+            cut.cancel();
+        })
+    };
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(GatewayError::Serve)?;
+        .await;
+    cut_after_grace.abort();
+    served.map_err(GatewayError::Serve)?;
     tracing::info!("gateway stopped");
     Ok(())
 }

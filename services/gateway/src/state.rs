@@ -1,6 +1,6 @@
 //! What every handler shares: the gateway settings, the query pipeline (which owns the
-//! backend clients), the semantic cache and the shutdown token that ends open streams when
-//! the server stops.
+//! backend clients), the semantic cache and the token that ends the answers still running
+//! when the server stops (once its drain grace has passed).
 
 use crate::backends::Backends;
 use crate::errors::GatewayError;
@@ -17,6 +17,7 @@ pub struct AppState {
     pub pipeline: Pipeline,
     /// The semantic answer cache (see `cache_layer`).
     pub cache: SemanticCache,
+    /// Cancelled when the answers still running must end (shutdown grace over).
     pub shutdown: CancellationToken,
     /// Names the generator of each query (provider, model, prompt version).
     pub generators: Arc<GeneratorCatalog>,

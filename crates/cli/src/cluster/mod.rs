@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 /// How long `up` waits for every gateway to report all of its backends ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long a member gets to drain and exit after SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(15);
+/// How long a member gets to drain and exit after SIGTERM before SIGKILL (a gateway lets
+/// requests in flight run for `gateway.shutdown_grace_ms`, 30 s by default).
+const STOP_GRACE: Duration = Duration::from_secs(40);
 /// The Redis address tried when none is given.
 const DEFAULT_REDIS: &str = "127.0.0.1:6379";
 

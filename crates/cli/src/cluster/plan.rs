@@ -65,6 +65,8 @@ pub fn build(
                 name: "redis".into(),
                 kind: "redis".into(),
                 program: PathBuf::from("redis-server"),
+                // Append-only file on: besides the cache, Redis holds the hinted-handoff
+                // queues of writes a retrieval replica missed, which must survive a restart.
                 args: [
                     "--bind",
                     "127.0.0.1",
@@ -73,7 +75,9 @@ pub fn build(
                     "--save",
                     "",
                     "--appendonly",
-                    "no",
+                    "yes",
+                    "--dir",
+                    dir.join("data").display().to_string().as_str(),
                 ]
                 .map(str::to_string)
                 .to_vec(),
