@@ -1,7 +1,7 @@
 //! One query = one OpenTelemetry trace across separate service processes, exported over
-//! OTLP/gRPC to an in-process collector: the trace id is the response's `trace_id`, spans come
-//! from the gateway, retrieval and generation, every parent link points at a span of the same
-//! trace, the steps of the query are spans, and a client's `traceparent` is honoured. And a
+//! OTLP/gRPC to an in-process collector: the query enters through the load balancer, the trace
+//! id is the response's `trace_id`, spans come from the LB, the gateway, retrieval, rerank and
+//! generation, every parent link points at a span of the same trace, the steps of the query are spans, and a client's `traceparent` is honoured. And a
 //! collector that is down costs nothing but the spans: queries still succeed, and the loss is
 //! counted.
 
@@ -86,9 +86,23 @@ async fn one_query_is_one_trace_across_every_service() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     ingest_corpus(&base, "traced").await;
+    let lb = serve(
+        "lb",
+        with(&[("RAGMESH__LB__UPSTREAMS", base.trim_start_matches("http://"))]),
+    );
+    // The LB proxies once its first health check has seen the gateway ready.
+    let start = Instant::now();
+    while get(&lb.url, "/health/ready").await.0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the LB never reached the gateway:\n{}",
+            lb.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let (status, answer) = post(
-        &base,
+        &lb.url,
         "/api/query",
         &json!({ "query": QUESTIONS[0].1, "collection": "traced", "rerank": true }),
     )
@@ -115,9 +129,18 @@ async fn one_query_is_one_trace_across_every_service() {
     )
     .await;
 
+    // The LB's span ends last (with the response): wait for it too, within the same bound.
+    let start = Instant::now();
+    let mut spans = spans;
+    while !spans.iter().any(|s| s.service == "ragmesh-lb") && start.elapsed() < ARRIVAL {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        spans = receiver.trace(&trace_id);
+    }
+
     // One trace, from every service the query went through.
     let services: HashSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
     for service in [
+        "ragmesh-lb",
         "ragmesh-gateway",
         "ragmesh-retrieval",
         "ragmesh-rerank",
@@ -137,7 +160,7 @@ async fn one_query_is_one_trace_across_every_service() {
         .filter(|s| s.parent_span_id.is_empty())
         .collect();
     assert_eq!(roots.len(), 1, "one root: {:?}", names(&spans));
-    assert_eq!(roots[0].service, "ragmesh-gateway");
+    assert_eq!(roots[0].service, "ragmesh-lb");
     assert_eq!(roots[0].name, "POST /api/query");
     for span in &spans {
         assert!(
@@ -156,6 +179,11 @@ async fn one_query_is_one_trace_across_every_service() {
             .find(|s| s.service == service && s.name == name)
             .unwrap_or_else(|| panic!("no {name} span from {service}: {:?}", names(&spans)))
     };
+    assert_eq!(
+        find("ragmesh-gateway", "POST /api/query").parent_span_id,
+        roots[0].span_id,
+        "the gateway's span continues the load balancer's"
+    );
     for step in [
         "retrieve",
         "rerank",
