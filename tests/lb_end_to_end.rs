@@ -73,14 +73,7 @@ async fn serve_lb_balances_reloads_on_sighup_exports_spans_and_stops_on_sigterm(
     }
 
     let metrics_url = lb.metrics_url.clone().unwrap();
-    let text = common::client()
-        .get(format!("{metrics_url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(&metrics_url).await;
     assert!(
         text.contains(&format!(
             "ragmesh_lb_requests_total{{upstream=\"{b}\",status=\"200\"}}"

@@ -311,14 +311,7 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
     }
     let (status, body) = delete(&two.url, &format!("{path}?source={dropped}")).await;
     assert_eq!(status, 200, "{body}");
-    let text = common::client()
-        .get(format!("{}/metrics", two.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(&two.url).await;
     assert!(
         metric(
             &text,

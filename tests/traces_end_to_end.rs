@@ -297,14 +297,7 @@ async fn a_collector_that_is_down_fails_no_query_and_the_loss_is_counted() {
     // The spans of that query cannot be delivered: counted, not retried forever or blocking.
     let start = Instant::now();
     loop {
-        let text = client()
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = common::metrics_text(&base).await;
         let value = |name: &str| {
             text.lines()
                 .find(|l| l.starts_with(name))

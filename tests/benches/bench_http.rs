@@ -28,11 +28,11 @@ pub fn corpus() -> BenchResult<Value> {
 pub async fn post(client: &reqwest::Client, url: &str, body: &Value) -> BenchResult<Value> {
     let response = client.post(url).json(body).send().await?;
     let status = response.status();
-    let answer: Value = response.json().await?;
+    let text = response.text().await?;
     if !status.is_success() {
-        return Err(format!("{url}: {status} {answer}").into());
+        return Err(format!("{url}: {status} {text}").into());
     }
-    Ok(answer)
+    Ok(serde_json::from_str(&text)?)
 }
 
 /// Latencies (ms) of `total` POSTs of `body` to `url` from `clients` concurrent clients, each
@@ -68,4 +68,21 @@ pub async fn hit_pass(
         all.extend(task.await??);
     }
     Ok((all, started.elapsed()))
+}
+
+/// Waits (at most 30 s) until `{base}/health/ready` answers 200: a load balancer routes only
+/// to upstreams that passed a health check.
+pub async fn wait_ready(base: &str) -> BenchResult<()> {
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/health/ready")).await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(format!("{base} not ready after 30 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -15,7 +15,7 @@ mod bench_http;
 mod latency_report;
 
 use bench_http::{BenchResult, corpus, hit_pass, post};
-use latency_report::{Machine, env_count, load_average, percentile, source_revision};
+use latency_report::{Machine, env_count, load_average, percentile};
 use ragmesh_testkit::RagmeshProcess;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -104,13 +104,12 @@ fn main() -> BenchResult<()> {
 
     println!("### Cache hit vs cold query over HTTP (`ragmesh up`, L1)\n");
     println!(
-        "Command: `cargo bench --bench cache_hit_query` · {} · {} cores ({}) · revision {} · load before {} / after {} · {clients} concurrent clients for the hit passes\n",
-        machine.date,
-        machine.cores,
-        machine.cpu,
-        source_revision(),
-        load_before,
-        load_average()
+        "{}",
+        machine.run_line(
+            "cache_hit_query",
+            &load_before,
+            &format!("{clients} concurrent clients for the hit passes")
+        )
     );
     println!("| pass | requests | p50 ms | p99 ms | requests/s |");
     println!("|---|---|---|---|---|");

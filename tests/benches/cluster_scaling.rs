@@ -15,8 +15,8 @@ mod latency_report;
 
 use axum::Json;
 use axum::routing::post as axum_post;
-use bench_http::{BenchResult, corpus, hit_pass, post};
-use latency_report::{Machine, env_count, load_average, percentile, source_revision};
+use bench_http::{BenchResult, corpus, hit_pass, post, wait_ready};
+use latency_report::{Machine, env_count, load_average, percentile};
 use ragmesh_testkit::{Cluster, RagmeshProcess};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -49,37 +49,45 @@ fn row(pass: &str, (samples, wall): &(Vec<f64>, Duration)) -> (String, f64) {
 
 /// A trivial handler answering like a cache hit, so the same pass measures it.
 async fn trivial_upstream() -> BenchResult<String> {
-    let app = axum::Router::new().route(
-        "/api/query",
-        axum_post(|| async {
-            Json(json!({ "answer": "ok", "cache": { "hit": true, "match": "exact" } }))
-        }),
-    );
+    // `/health/ready` too: the LB sends traffic only to upstreams that pass its health check.
+    let app = axum::Router::new()
+        .route("/health/ready", axum::routing::get(|| async { "ready" }))
+        .route(
+            "/api/query",
+            axum_post(|| async {
+                Json(json!({ "answer": "ok", "cache": { "hit": true, "match": "exact" } }))
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(addr.to_string())
 }
 
+/// `RAGMESH_BENCH_CLUSTER_ENV="K=V K2=V2"` passes settings to every member (to compare
+/// configurations, e.g. `RAGMESH__TELEMETRY__LOG_LEVEL=warn`).
 fn cluster(gateways: usize) -> Cluster {
     let g = gateways.to_string();
-    Cluster::up(
-        bin(),
-        &[
-            "--gateways",
-            &g,
-            "--retrieval-shards",
-            "1",
-            "--retrieval-replicas",
-            "1",
-            "--rerank",
-            "1",
-            "--generation",
-            "1",
-            "--env",
-            "RAGMESH__GENERATION__MAX_NEW_TOKENS=16",
-        ],
-    )
+    let extra = std::env::var("RAGMESH_BENCH_CLUSTER_ENV").unwrap_or_default();
+    let mut args: Vec<&str> = Vec::new();
+    for pair in extra.split_whitespace() {
+        args.extend(["--env", pair]);
+    }
+    args.extend([
+        "--gateways",
+        g.as_str(),
+        "--retrieval-shards",
+        "1",
+        "--retrieval-replicas",
+        "1",
+        "--rerank",
+        "1",
+        "--generation",
+        "1",
+        "--env",
+        "RAGMESH__GENERATION__MAX_NEW_TOKENS=16",
+    ]);
+    Cluster::up(bin(), &args)
 }
 
 fn main() -> BenchResult<()> {
@@ -97,6 +105,7 @@ fn main() -> BenchResult<()> {
     // The ceiling: Pingora (our LB) in front of a handler that does nothing.
     let upstream = runtime.block_on(trivial_upstream())?;
     let lb = RagmeshProcess::serve(bin(), "lb", &[("RAGMESH__LB__UPSTREAMS", &upstream)]);
+    runtime.block_on(wait_ready(&lb.url))?;
     let trivial_direct = runtime.block_on(hit_pass(
         &format!("http://{upstream}/api/query"),
         &query(),
@@ -160,13 +169,12 @@ fn main() -> BenchResult<()> {
 
     println!("### Load balancer: cache hits through Pingora, scaling the gateways\n");
     println!(
-        "Command: `cargo bench --bench cluster_scaling` · {} · {} cores ({}) · revision {} · load before {} / after {} · {clients} concurrent clients, {hits} requests per pass\n",
-        machine.date,
-        machine.cores,
-        machine.cpu,
-        source_revision(),
-        load_before,
-        load_average()
+        "{}",
+        machine.run_line(
+            "cluster_scaling",
+            &load_before,
+            &format!("{clients} concurrent clients, {hits} requests per pass")
+        )
     );
     println!("| pass | requests | p50 ms | p99 ms | requests/s |");
     println!("|---|---|---|---|---|");

@@ -165,6 +165,19 @@ impl Machine {
             date: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         }
     }
+
+    /// The line under a result table that says how and where it was measured:
+    /// `Command: ... · date · cores (CPU) · revision · load before / after · {details}`.
+    pub fn run_line(&self, bench: &str, load_before: &str, details: &str) -> String {
+        format!(
+            "Command: `cargo bench --bench {bench}` · {} · {} cores ({}) · revision {} · load before {load_before} / after {} · {details}\n",
+            self.date,
+            self.cores,
+            self.cpu,
+            source_revision(),
+            load_average()
+        )
+    }
 }
 
 /// The 1, 5 and 15 minute load averages as `uptime` prints them.

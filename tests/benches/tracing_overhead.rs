@@ -16,7 +16,7 @@ mod bench_http;
 mod latency_report;
 
 use bench_http::{BenchResult, corpus, post};
-use latency_report::{Machine, env_count, load_average, percentile, source_revision};
+use latency_report::{Machine, env_count, load_average, percentile};
 use ragmesh_testkit::{OtlpReceiver, RagmeshProcess};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -133,13 +133,12 @@ fn main() -> BenchResult<()> {
 
     println!("### Tracing overhead (`ragmesh up`, L1 cache, OTLP to an in-process collector)\n");
     println!(
-        "Command: `cargo bench --bench tracing_overhead` · {} · {} cores ({}) · revision {} · load before {} / after {} · one client · {spans} spans received with tracing on\n",
-        machine.date,
-        machine.cores,
-        machine.cpu,
-        source_revision(),
-        load_before,
-        load_average()
+        "{}",
+        machine.run_line(
+            "tracing_overhead",
+            &load_before,
+            &format!("one client · {spans} spans received with tracing on")
+        )
     );
     println!("| pass | requests | p50 ms | p99 ms |");
     println!("|---|---|---|---|");

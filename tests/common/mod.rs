@@ -89,6 +89,17 @@ pub async fn get(base: &str, path: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// The Prometheus text a process exports at `{base}/metrics`.
+pub async fn metrics_text(base: &str) -> String {
+    let r = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{base}/metrics: {}", r.status());
+    r.text().await.unwrap()
+}
+
 pub async fn delete(base: &str, path: &str) -> (u16, Value) {
     let r = client()
         .delete(format!("{base}{path}"))
