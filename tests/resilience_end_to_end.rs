@@ -34,7 +34,7 @@ async fn wait_ready(base: &str) {
 /// The value of the first `/metrics` sample whose line starts with `name` and contains every
 /// label in `labels` (0 when absent).
 async fn metric(base: &str, name: &str, labels: &[&str]) -> f64 {
-    let text = common::metrics_text(&base).await;
+    let text = common::metrics_text(base).await;
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
         .find(|l| labels.iter().all(|label| l.contains(label)))

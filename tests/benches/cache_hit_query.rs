@@ -10,6 +10,7 @@
 //! (default 2000), `RAGMESH_BENCH_CLIENTS=N` concurrent clients (default 4).
 #![allow(clippy::print_stdout)]
 
+#[allow(dead_code)] // wait_ready serves cluster_scaling
 mod bench_http;
 #[allow(dead_code)] // shared with query_latency, which uses the sample tables
 mod latency_report;

@@ -9,6 +9,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench_questions;
+#[allow(dead_code)] // run_line serves the HTTP benchmarks, which print their own header
 mod latency_report;
 
 use bench_questions::QUESTIONS;

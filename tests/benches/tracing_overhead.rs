@@ -10,7 +10,7 @@
 //! pass.
 #![allow(clippy::print_stdout)]
 
-#[allow(dead_code)] // hit_pass serves the cache benchmarks
+#[allow(dead_code)] // hit_pass and wait_ready serve the cache and cluster benchmarks
 mod bench_http;
 #[allow(dead_code)] // shared with query_latency, which uses the sample tables
 mod latency_report;
