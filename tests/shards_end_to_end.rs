@@ -146,19 +146,6 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Deletes every key under `prefix` (the shared Redis is never flushed).
-fn clean_redis(prefix: &str) {
-    let keys = std::process::Command::new("redis-cli")
-        .args(["-p", "6379", "--scan", "--pattern", &format!("{prefix}*")])
-        .output()
-        .expect("redis-cli must be installed (.ci/run installs redis)");
-    for key in String::from_utf8_lossy(&keys.stdout).lines() {
-        let _ = std::process::Command::new("redis-cli")
-            .args(["-p", "6379", "del", key])
-            .output();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -396,5 +383,5 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
         "{body}"
     );
     drop(replica_a);
-    clean_redis(&prefix);
+    ragmesh_testkit::delete_redis_keys(&prefix);
 }

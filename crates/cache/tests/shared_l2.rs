@@ -29,19 +29,6 @@ fn scope() -> AnswerScope {
     }
 }
 
-/// Deletes every key under `prefix` (the shared Redis is never flushed).
-async fn clean(prefix: &str) {
-    let keys = std::process::Command::new("redis-cli")
-        .args(["-p", "6379", "--scan", "--pattern", &format!("{prefix}*")])
-        .output()
-        .expect("redis-cli must be installed (.ci/run installs redis)");
-    for key in String::from_utf8_lossy(&keys.stdout).lines() {
-        let _ = std::process::Command::new("redis-cli")
-            .args(["-p", "6379", "del", key])
-            .output();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_told_of_a_generation_by_pubsub_still_reads_the_shared_epoch() {
     let prefix = format!("ragmesh:test:shared-l2:{}", std::process::id());
@@ -75,5 +62,5 @@ async fn a_gateway_told_of_a_generation_by_pubsub_still_reads_the_shared_epoch()
         .await
         .expect("B finds A's answer in Redis");
     assert_eq!(hit.entry.payload["answer"], "twice a day");
-    clean(&prefix).await;
+    ragmesh_testkit::delete_redis_keys(&prefix);
 }

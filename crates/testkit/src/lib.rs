@@ -11,9 +11,11 @@ pub mod documents;
 mod models;
 mod otlp_receiver;
 mod process;
+mod redis_keys;
 
 pub use chat_double::{ChatDouble, Ending, Protocol, Received, Reply, system_text, user_text};
 pub use cluster::{Cluster, metric_sum};
 pub use models::models_dir;
 pub use otlp_receiver::{OtlpReceiver, ReceivedSpan};
 pub use process::RagmeshProcess;
+pub use redis_keys::delete_redis_keys;
