@@ -256,6 +256,9 @@ async fn restart(args: &ClusterRestartArgs) -> anyhow::Result<()> {
     let mut state = ClusterState::load(dir)?;
     let member = state.member_mut(&args.member)?;
     process::stop(member, STOP_GRACE).await?;
+    for addr in std::iter::once(&member.addr).chain(member.metrics_addr.as_ref()) {
+        process::wait_port_free(addr, Duration::from_secs(10)).await?;
+    }
     process::spawn(member)?;
     let started = member.clone();
     state.save(dir)?;

@@ -100,6 +100,22 @@ pub async fn stop(member: &Member, grace: Duration) -> anyhow::Result<bool> {
     Ok(false)
 }
 
+/// Waits (at most `bound`) until `addr` can be bound again. A process whose main thread has
+/// exited can still hold its sockets while its other threads finish, so "not running" is not
+/// yet "port free": a restart right after a kill would otherwise fail with "address in use".
+pub async fn wait_port_free(addr: &str, bound: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        match std::net::TcpListener::bind(addr) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed() < bound => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => anyhow::bail!("{addr} is not free: {e}"),
+        }
+    }
+}
+
 /// Waits until the member listens: its ready file exists (ragmesh services) or its port
 /// accepts connections (redis). Fails early, with the log's tail, if it exits.
 pub async fn wait_listening(member: &Member) -> anyhow::Result<()> {
