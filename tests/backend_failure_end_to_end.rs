@@ -9,7 +9,6 @@ mod common;
 use common::*;
 use ragmesh_testkit::RagmeshProcess;
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_generation_gives_503_on_query_while_ingest_still_works() {
@@ -33,14 +32,7 @@ async fn killed_generation_gives_503_on_query_while_ingest_still_works() {
         ],
     );
     let base = gateway.url.clone();
-    let start = Instant::now();
-    while get(&base, "/health/ready").await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "services never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_ready(&base).await;
 
     ingest_corpus(&base, "split").await;
     let (status, answer) = post(

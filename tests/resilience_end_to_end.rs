@@ -19,18 +19,6 @@ fn as_str_pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-/// Polls `/health/ready` until 200 (model loading in a debug build included).
-async fn wait_ready(base: &str) {
-    let start = Instant::now();
-    while get(base, "/health/ready").await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "services never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// The value of the first `/metrics` sample whose line starts with `name` and contains every
 /// label in `labels` (0 when absent).
 async fn metric(base: &str, name: &str, labels: &[&str]) -> f64 {

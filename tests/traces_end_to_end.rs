@@ -77,14 +77,7 @@ async fn one_query_is_one_trace_across_every_service() {
         ]),
     );
     let base = gateway.url.clone();
-    let start = Instant::now();
-    while get(&base, "/health/ready").await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "services never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_ready(&base).await;
     ingest_corpus(&base, "traced").await;
     let lb = serve(
         "lb",

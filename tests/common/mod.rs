@@ -89,6 +89,19 @@ pub async fn get(base: &str, path: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// Polls `{base}/health/ready` until 200: every backend answers (model loading in a debug
+/// build included, bounded at 300 s).
+pub async fn wait_ready(base: &str) {
+    let start = std::time::Instant::now();
+    while get(base, "/health/ready").await.0 != 200 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(300),
+            "services never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// The Prometheus text a process exports at `{base}/metrics`.
 pub async fn metrics_text(base: &str) -> String {
     let r = client()
