@@ -47,6 +47,7 @@ fn entry(i: usize, vector: Vec<f32>) -> Arc<CachedEntry> {
         vector,
         payload: serde_json::json!({ "answer": "x".repeat(2000), "tokens": vec!["a"; 64] }),
         created_ms: 0,
+        rendered: Default::default(),
     })
 }
 

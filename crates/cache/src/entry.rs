@@ -16,6 +16,11 @@ pub struct CachedEntry {
     pub vector: Vec<f32>,
     pub payload: serde_json::Value,
     pub created_ms: u64,
+    /// What the gateway made of `payload` the first time it answered from this entry (the
+    /// response's JSON up to the per-request fields), kept beside it so that later hits on the
+    /// same in-process entry skip decoding and re-encoding it. Never stored in Redis.
+    #[serde(skip)]
+    pub rendered: std::sync::OnceLock<Arc<str>>,
 }
 
 /// Which tier answered.

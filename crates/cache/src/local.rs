@@ -253,6 +253,7 @@ mod tests {
             vector,
             payload: serde_json::json!({ "answer": query }),
             created_ms: 0,
+            rendered: Default::default(),
         })
     }
 

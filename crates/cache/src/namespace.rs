@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Every parameter that changes an answer, as the gateway resolved it (defaults filled in).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct AnswerScope {
     pub collection: String,
     pub k: u32,

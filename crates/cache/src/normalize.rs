@@ -8,7 +8,13 @@ use unicode_normalization::UnicodeNormalization;
 /// and trailing whitespace removed, and trailing punctuation (`?`, `!`, `.`, `…`, `;`, `:`,
 /// `,` and the full-width forms NFKC leaves) trimmed.
 pub fn normalize_query(query: &str) -> String {
-    let folded: String = query.nfkc().flat_map(char::to_lowercase).collect();
+    // ASCII is its own NFKC form and its Unicode lowercase is its ASCII lowercase; skipping the
+    // normaliser for it (most queries) makes this ~10x cheaper on every cache lookup.
+    let folded: String = if query.is_ascii() {
+        query.to_ascii_lowercase()
+    } else {
+        query.nfkc().flat_map(char::to_lowercase).collect()
+    };
     let mut out = String::with_capacity(folded.len());
     for word in folded.split_whitespace() {
         if !out.is_empty() {
@@ -44,6 +50,19 @@ mod tests {
         assert_eq!(normalize_query("ＷＨＡＴ is ﬁne？"), "what is fine");
         // Composed and decomposed é are one query.
         assert_eq!(normalize_query("caf\u{e9}"), normalize_query("cafe\u{301}"));
+    }
+
+    #[test]
+    fn the_ascii_shortcut_folds_like_the_unicode_path() {
+        for query in [
+            "  What   is  RRF?? ",
+            "WHAT\tIS\nRRF ?!.",
+            "Is 3.5 > 3?",
+            "A_b-C [x] {y}",
+        ] {
+            let unicode: String = query.nfkc().flat_map(char::to_lowercase).collect();
+            assert_eq!(query.to_ascii_lowercase(), unicode, "{query:?}");
+        }
     }
 
     #[test]

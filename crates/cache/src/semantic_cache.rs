@@ -120,7 +120,12 @@ struct Inner {
     generations: Mutex<HashMap<String, Known>>,
     /// Collections written while Redis was unreachable: their bump is replayed to Redis.
     pending: Mutex<HashSet<String>>,
+    /// `params_hash` of the scopes seen lately: a SHA-256 per request was 10 % of an L1 hit.
+    params: Mutex<HashMap<AnswerScope, String>>,
 }
+
+/// How many distinct scopes `Inner::params` remembers before it starts over.
+const PARAMS_MEMO: usize = 256;
 
 /// The gateway's answer cache. Cloning is cheap (shared state).
 #[derive(Debug, Clone)]
@@ -161,6 +166,7 @@ impl SemanticCache {
                 epoch_confirmed: AtomicBool::new(false),
                 generations: Mutex::new(HashMap::new()),
                 pending: Mutex::new(HashSet::new()),
+                params: Mutex::new(HashMap::new()),
             }),
         };
         register_series(cache.inner.l2.is_some());
@@ -237,8 +243,21 @@ impl SemanticCache {
             collection: scope.collection.clone(),
             epoch,
             generation,
-            params: scope.params_hash(),
+            params: self.params_hash(scope),
         }
+    }
+
+    fn params_hash(&self, scope: &AnswerScope) -> String {
+        let mut memo = self.inner.params.lock();
+        if let Some(hash) = memo.get(scope) {
+            return hash.clone();
+        }
+        if memo.len() >= PARAMS_MEMO {
+            memo.clear();
+        }
+        let hash = scope.params_hash();
+        memo.insert(scope.clone(), hash.clone());
+        hash
     }
 
     /// `collection`'s epoch and generation now, re-read from Redis when the epoch was never
@@ -254,8 +273,8 @@ impl SemanticCache {
                     .get(collection)
                     .is_none_or(|k| now.saturating_sub(k.confirmed_ms) >= self.inner.check_ms);
             if stale {
-                self.flush_pending(l2).await;
-                match l2.read_generation(collection).await {
+                Box::pin(self.flush_pending(l2)).await;
+                match Box::pin(l2.read_generation(collection)).await {
                     Ok((epoch, generation)) => self.confirm(collection, epoch, generation),
                     Err(e) => self.l2_failed(&e),
                 }
@@ -436,10 +455,13 @@ impl SemanticCache {
             return Some(self.record_hit(hit, started));
         }
         let l2 = self.inner.l2.as_ref()?;
-        match l2
-            .get_exact(namespace, normalized)
-            .instrument(tracing::info_span!("cache.l2.exact"))
-            .await
+        // Boxed (here and for the other Redis calls on the hit path): a Redis call's future is
+        // kilobytes, and inlined it would make every L1 hit's future that large to move.
+        match Box::pin(
+            l2.get_exact(namespace, normalized)
+                .instrument(tracing::info_span!("cache.l2.exact")),
+        )
+        .await
         {
             Ok(Some(entry)) => {
                 let entry = Arc::new(entry);
@@ -584,6 +606,7 @@ impl SemanticCache {
             vector,
             payload,
             created_ms: self.inner.clock.now_ms(),
+            rendered: Default::default(),
         });
         let removed = self.inner.l1.insert(
             namespace,

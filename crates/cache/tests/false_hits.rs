@@ -37,6 +37,7 @@ fn shipped_threshold_and_verifier_keep_false_hits_at_or_below_one_percent() {
             vector: va,
             payload: serde_json::Value::Null,
             created_ms: 0,
+            rendered: Default::default(),
         };
         l1.insert(&namespace(pair.collection_a()), Arc::new(entry), 60_000, 10);
         let hit = l1

@@ -11,7 +11,6 @@ use crate::TelemetryError;
 use crate::json_lines::JsonLines;
 use ragmesh_config::{LogFormat, TelemetrySettings};
 use std::sync::{Mutex, OnceLock};
-use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::{EnvFilter, Registry, fmt, prelude::*, reload};
 
 type FilterHandle = reload::Handle<EnvFilter, Registry>;
@@ -45,12 +44,11 @@ pub fn init_logging(
     let registry = filtered.with(otel);
     let result = match settings.log_format {
         LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .fmt_fields(JsonFields::new())
-                    .event_format(JsonLines::new(service, instance_name(settings)))
-                    .with_writer(std::io::stdout),
-            )
+            .with(JsonLines::new(
+                service,
+                instance_name(settings),
+                std::io::stdout,
+            ))
             .try_init(),
         LogFormat::Pretty => registry
             .with(

@@ -12,30 +12,19 @@
 //! `cache.semantic` under it; those three are also spans (the tiers' spans, `cache.l1.exact`
 //! …, and the `Embed` call sit under them), and storing is the `cache.store` span.
 
+use crate::cached_answer::{CachedAnswer, Replay};
 use crate::errors::GatewayError;
 use crate::profile::Profile;
 use crate::request_context::RequestContext;
 use crate::responses::{CacheInfo, QueryResponse};
-use crate::sse::SseEvent;
 use crate::state::AppState;
 use crate::validate::QueryPlan;
 use bytes::Bytes;
-use futures::Stream;
 use ragmesh_cache::{AnswerScope, CacheHit, Namespace, SemanticCache, normalize_query};
 use ragmesh_config::GatewaySettings;
 use ragmesh_proto::v1::{EmbedRequest, Method};
-use serde::{Deserialize, Serialize};
-use std::convert::Infallible;
 use std::time::Instant;
 use tracing::Instrument;
-
-/// What the cache keeps for one answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CachedAnswer {
-    response: QueryResponse,
-    /// The model's tokens as streamed (the cleaned answer is in `response`).
-    tokens: Vec<String>,
-}
 
 /// Every parameter that changes the answer to `plan` on this gateway.
 pub fn scope(plan: &QueryPlan, settings: &GatewaySettings) -> AnswerScope {
@@ -58,13 +47,6 @@ pub fn scope(plan: &QueryPlan, settings: &GatewaySettings) -> AnswerScope {
         max_new_tokens: plan.max_new_tokens,
         prompt_version: plan.generator.prompt_version.clone(),
     }
-}
-
-/// A cached answer ready to send.
-#[derive(Debug)]
-pub struct Replay {
-    pub response: QueryResponse,
-    pub tokens: Vec<String>,
 }
 
 /// What a miss knows, so the answer can be stored and the embedding reused.
@@ -113,18 +95,22 @@ pub async fn lookup(
         profile.record_duration("cache", started.elapsed());
         return Ok(hit_or_miss(hit, profile, ctx, cache));
     }
+    // The calls below are boxed: their futures are large, and an exact hit (the common case
+    // this function must make cheap) should not carry and move them.
     let embed_started = Instant::now();
-    let embedded = state
-        .pipeline
-        .backends()
-        .embed(
-            EmbedRequest {
-                texts: vec![plan.query.clone()],
-            },
-            ctx,
-        )
-        .instrument(tracing::info_span!("cache.embed"))
-        .await;
+    let embedded = Box::pin(
+        state
+            .pipeline
+            .backends()
+            .embed(
+                EmbedRequest {
+                    texts: vec![plan.query.clone()],
+                },
+                ctx,
+            )
+            .instrument(tracing::info_span!("cache.embed")),
+    )
+    .await;
     profile.record_duration("cache.embed", embed_started.elapsed());
     let vector = match embedded {
         Ok(response) => response
@@ -139,10 +125,12 @@ pub async fn lookup(
         }
     };
     let semantic_started = Instant::now();
-    let hit = cache
-        .lookup_semantic(&namespace, &plan.query, &vector)
-        .instrument(tracing::info_span!("cache.semantic"))
-        .await;
+    let hit = Box::pin(
+        cache
+            .lookup_semantic(&namespace, &plan.query, &vector)
+            .instrument(tracing::info_span!("cache.semantic")),
+    )
+    .await;
     profile.record_duration("cache.semantic", semantic_started.elapsed());
     profile.record_duration("cache", started.elapsed());
     if let Some(hit) = hit {
@@ -165,22 +153,8 @@ fn hit_or_miss(
     ctx: &RequestContext,
     cache: &SemanticCache,
 ) -> Lookup {
-    match serde_json::from_value::<CachedAnswer>(hit.entry.payload.clone()) {
-        Ok(mut cached) => {
-            cached.response.cache = Some(CacheInfo {
-                hit: true,
-                tier: Some(hit.tier.as_str().to_string()),
-                match_kind: Some(hit.kind.as_str().to_string()),
-                similarity: Some(hit.similarity),
-                original_query: Some(hit.entry.query.clone()),
-            });
-            cached.response.profile = profile.report();
-            cached.response.trace_id = ctx.trace_id.clone();
-            Lookup::Hit(Box::new(Replay {
-                response: cached.response,
-                tokens: cached.tokens,
-            }))
-        }
+    match Replay::new(hit, profile.report(), ctx.trace_id.clone()) {
+        Ok(replay) => Lookup::Hit(Box::new(replay)),
         Err(e) => {
             tracing::warn!(error = %e, "cached entry does not decode; treated as a miss");
             cache.record_miss();
@@ -230,38 +204,36 @@ impl Miss {
     }
 }
 
+/// What `/api/query` sends: a fresh answer, or a cached one already encoded.
+pub enum Answer {
+    Fresh(Box<QueryResponse>),
+    Cached(Bytes),
+}
+
 /// `/api/query`: a hit, or the pipeline's answer (stored when complete).
 pub async fn answer(
     state: &AppState,
     plan: &QueryPlan,
     ctx: &RequestContext,
-) -> Result<QueryResponse, GatewayError> {
+) -> Result<Answer, GatewayError> {
     let mut profile = Profile::start();
     let miss = match lookup(state, plan, ctx, &mut profile).await? {
-        Lookup::Hit(replay) => return Ok(replay.response),
+        Lookup::Hit(replay) => {
+            return replay
+                .json_body()
+                .map(Answer::Cached)
+                .map_err(|e| GatewayError::Encode(format!("cached answer: {e}")));
+        }
         Lookup::Miss(miss) => miss,
     };
-    let (mut response, tokens) = state
-        .pipeline
-        .answer_with(plan, miss.vector.clone(), ctx, profile)
-        .await?;
-    miss.store(&state.cache, &mut response, tokens).await;
-    Ok(response)
-}
-
-/// A cached answer as the SSE events the original stream sent: contexts, the same tokens,
-/// done.
-pub fn replay_events(replay: Replay) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-    let mut events = Vec::with_capacity(replay.tokens.len() + 2);
-    events.push(SseEvent::Contexts {
-        sources: replay.response.sources.clone(),
-    });
-    events.extend(
-        replay
-            .tokens
-            .into_iter()
-            .map(|text| SseEvent::Token { text }),
-    );
-    events.push(SseEvent::Done(Box::new(replay.response)));
-    futures::stream::iter(events.into_iter().map(|e| Ok(e.encode())))
+    // Boxed: the pipeline's future is large, and a hit should not move it around.
+    let (mut response, tokens) = Box::pin(state.pipeline.answer_with(
+        plan,
+        miss.vector.clone(),
+        ctx,
+        profile,
+    ))
+    .await?;
+    Box::pin(miss.store(&state.cache, &mut response, tokens)).await;
+    Ok(Answer::Fresh(Box::new(response)))
 }

@@ -79,6 +79,9 @@ pub enum GatewayError {
     },
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    /// A response could not be encoded as JSON (a bug, never the request's fault).
+    #[error("cannot encode the response: {0}")]
+    Encode(String),
     #[error("HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
     /// Logging or metrics could not do what was asked (e.g. a log level that is not valid).
@@ -105,7 +108,9 @@ impl Classify for GatewayError {
             GatewayError::Overloaded { .. } => ErrorCode::ResourceExhausted,
             GatewayError::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
             GatewayError::Backend { code, .. } => *code,
-            GatewayError::BadBackendAnswer { .. } | GatewayError::Serve(_) => ErrorCode::Internal,
+            GatewayError::BadBackendAnswer { .. }
+            | GatewayError::Serve(_)
+            | GatewayError::Encode(_) => ErrorCode::Internal,
             GatewayError::Telemetry(e) => e.code(),
         }
     }

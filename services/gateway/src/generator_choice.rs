@@ -7,10 +7,13 @@
 use crate::errors::GatewayError;
 use ragmesh_config::{GeneratorIdentity, PROVIDERS, Settings};
 
-/// The identity of every provider under one configuration.
+/// The identity of every provider under one configuration, worked out once: the prompt
+/// template's version is a hash, too costly to recompute on every cached answer.
 #[derive(Debug, Clone)]
 pub struct GeneratorCatalog {
-    settings: Settings,
+    default: GeneratorIdentity,
+    /// One per name of [`PROVIDERS`], in that order.
+    providers: Vec<GeneratorIdentity>,
 }
 
 impl Default for GeneratorCatalog {
@@ -22,22 +25,30 @@ impl Default for GeneratorCatalog {
 impl GeneratorCatalog {
     pub fn from_settings(settings: &Settings) -> GeneratorCatalog {
         GeneratorCatalog {
-            settings: settings.clone(),
+            default: settings.generator_identity(None),
+            providers: PROVIDERS
+                .iter()
+                .map(|name| settings.generator_identity(Some(name)))
+                .collect(),
         }
     }
 
     /// The generator answering a request that names `provider` (None: the default).
     pub fn choose(&self, provider: Option<&str>) -> Result<GeneratorIdentity, GatewayError> {
         let Some(provider) = provider else {
-            return Ok(self.settings.generator_identity(None));
+            return Ok(self.default.clone());
         };
         let name = provider.trim().to_ascii_lowercase();
-        if !PROVIDERS.contains(&name.as_str()) {
-            return Err(GatewayError::UnprocessableEntity(format!(
-                "unknown provider {provider:?}: use one of {}",
-                PROVIDERS.join(", ")
-            )));
-        }
-        Ok(self.settings.generator_identity(Some(&name)))
+        PROVIDERS
+            .iter()
+            .position(|known| *known == name)
+            .and_then(|i| self.providers.get(i))
+            .cloned()
+            .ok_or_else(|| {
+                GatewayError::UnprocessableEntity(format!(
+                    "unknown provider {provider:?}: use one of {}",
+                    PROVIDERS.join(", ")
+                ))
+            })
     }
 }

@@ -1,23 +1,32 @@
 //! `POST /api/query` (answer as one JSON document, through the semantic cache) and
 //! `POST /api/retrieve` (sources only, never cached, up to 1000 of them): validate, then run the shared pipeline.
 
+use crate::cache_layer::Answer;
 use crate::errors::GatewayError;
 use crate::extract::ApiJson;
 use crate::request_context::RequestContext;
-use crate::responses::{QueryResponse, RetrieveResponse};
+use crate::responses::RetrieveResponse;
 use crate::state::AppState;
 use crate::validate::{QueryRequest, query_plan, retrieve_plan};
 use axum::Json;
 use axum::extract::{Extension, State};
+use axum::response::{IntoResponse, Response};
+use http::header;
 
 pub async fn answer(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     ApiJson(request): ApiJson<QueryRequest>,
-) -> Result<Json<QueryResponse>, GatewayError> {
+) -> Result<Response, GatewayError> {
     let plan = query_plan(request, &state.settings, &state.generators)?;
     tokio::select! {
-        answer = crate::cache_layer::answer(&state, &plan, &ctx) => Ok(Json(answer?)),
+        answer = crate::cache_layer::answer(&state, &plan, &ctx) => Ok(match answer? {
+            Answer::Fresh(response) => Json(response).into_response(),
+            // Already JSON (see `cached_answer`): sent as is.
+            Answer::Cached(body) => {
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }
+        }),
         _ = state.shutdown.cancelled() => Err(GatewayError::ShuttingDown),
     }
 }

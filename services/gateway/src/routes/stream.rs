@@ -37,7 +37,10 @@ pub async fn answer_stream(
     let mut profile = Profile::start();
     let miss = match cache_layer::lookup(&state, &plan, &ctx, &mut profile).await? {
         cache_layer::Lookup::Hit(replay) => {
-            return Ok(sse::response(cache_layer::replay_events(*replay)));
+            let events = replay
+                .events()
+                .map_err(|e| GatewayError::Encode(format!("cached answer does not replay: {e}")))?;
+            return Ok(sse::response(events));
         }
         cache_layer::Lookup::Miss(miss) => miss,
     };
