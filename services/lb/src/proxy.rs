@@ -8,6 +8,14 @@
 //! it is not retried). Once a response has started nothing is retried. Each failed attempt
 //! also counts towards the passive ejection of its upstream.
 //!
+//! One case is not a failure of the upstream: a pooled keep-alive connection that the
+//! upstream had already closed when it was reused (a broken pipe writing the request, or the
+//! connection closed or reset before any response byte, which Pingora marks "retry only if
+//! reused"). That attempt is retried once more on a fresh
+//! connection, to any upstream including the same one, and counts neither as an error nor
+//! towards ejection: with one gateway behind the balancer it made ~1 in 100,000 cached queries
+//! a 502 and ejected the gateway (found by `cargo bench --bench cluster_scaling`).
+//!
 //! Tracing: each request gets a `lb.proxy` span, child of the caller's `traceparent` (or a
 //! new trace), and the upstream receives a `traceparent` naming that span.
 
@@ -17,7 +25,7 @@ use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorSource, ErrorType};
+use pingora::{Error, ErrorSource, ErrorType, RetryType};
 use ragmesh_config::{LbProtocol, LbSettings};
 use ragmesh_telemetry::{TRACEPARENT, TraceContext};
 use std::net::SocketAddr;
@@ -77,6 +85,8 @@ pub struct RequestCtx {
     /// The attempt in progress.
     current: Option<InFlight>,
     retried: bool,
+    /// Whether the retry for a stale pooled connection was used.
+    stale_retried: bool,
     /// The current attempt already counted in `ragmesh_lb_requests_total` as `error`.
     failure_counted: bool,
     /// Status of the upstream response, once its header arrived.
@@ -114,6 +124,22 @@ impl RequestCtx {
         tracing::warn!(upstream = %attempt.upstream.label, "attempt failed before any response; retrying on another upstream");
         true
     }
+
+    /// Ends the current attempt, which met a stale pooled connection, without blaming its
+    /// upstream; true when it is to be retried (once per request), the same upstream allowed.
+    fn stale_connection(&mut self, may_retry: bool) -> bool {
+        if !may_retry || self.stale_retried {
+            return false;
+        }
+        let Some(attempt) = self.current.take() else {
+            return false;
+        };
+        self.stale_retried = true;
+        self.tried.retain(|addr| *addr != attempt.upstream.addr);
+        metrics::retry(&attempt.upstream.label);
+        tracing::debug!(upstream = %attempt.upstream.label, "pooled connection was closed by the upstream; retrying on a fresh one");
+        true
+    }
 }
 
 #[async_trait]
@@ -126,6 +152,7 @@ impl ProxyHttp for LbProxy {
             tried: Vec::with_capacity(2),
             current: None,
             retried: false,
+            stale_retried: false,
             failure_counted: false,
             status: None,
             span: tracing::Span::none(),
@@ -234,13 +261,26 @@ impl ProxyHttp for LbProxy {
         session: &mut Session,
         e: Box<Error>,
         ctx: &mut RequestCtx,
-        _client_reused: bool,
+        upstream_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
         let before_response = ctx.status.is_none() && session.as_ref().response_written().is_none();
         let upstream_side = matches!(e.esource(), ErrorSource::Upstream);
         if before_response && upstream_side {
             let replayable = !session.as_ref().retry_buffer_truncated();
+            // `upstream_reused`: Pingora's `client_reused`, the upstream connection came from
+            // its pool. Closed under us: Pingora marks a read "retry if reused"; writing the
+            // request into the closed socket is a write error (broken pipe).
+            let stale = upstream_reused
+                && (matches!(e.retry, RetryType::ReusedOnly)
+                    || matches!(
+                        e.etype(),
+                        ErrorType::WriteError | ErrorType::ConnectionClosed
+                    ));
+            if stale && ctx.stale_connection(replayable) {
+                e.set_retry(true);
+                return e;
+            }
             let retry = ctx.fail_attempt(&self.pool, replayable);
             e.set_retry(retry);
         } else {

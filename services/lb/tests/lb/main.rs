@@ -283,3 +283,87 @@ async fn metrics_export_every_series_the_dashboard_and_alert_read() {
     }
     shutdown.cancel();
 }
+
+/// An upstream that answers the first request on each connection and closes the connection
+/// when a second request arrives on it, as a keep-alive connection closed by its server just
+/// when the balancer reuses it from its pool. Returns its address and how many connections
+/// it accepted.
+async fn closes_reused_connections() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buffer = [0u8; 4096];
+                let mut answered = false;
+                loop {
+                    let Ok(n) = socket.read(&mut buffer).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buffer[..n]);
+                    // Bodies here are tiny and arrive with their header: one request per
+                    // header end seen.
+                    if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        if answered {
+                            return; // the reused connection: closed without a byte
+                        }
+                        seen.drain(..end + 4);
+                        seen.clear();
+                        answered = true;
+                        let body = "fresh";
+                        let head =
+                            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                        socket.write_all(head.as_bytes()).await.unwrap();
+                        socket.write_all(body.as_bytes()).await.unwrap();
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_the_upstream_closed_is_retried_fresh_and_blames_nobody() {
+    let (upstream, accepted) = closes_reused_connections().await;
+    let (lb, shutdown) = start_lb(&[upstream], |s| {
+        s.eject_after_failures = 1;
+        // No health checks in between to mark it healthy again: only requests count.
+        s.health_interval_ms = 60_000;
+    })
+    .await;
+    for round in 0..5 {
+        let response = client()
+            .post(format!("http://{}/api/query", lb.addr))
+            .body(r#"{"query":"q"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "request {round}");
+        assert_eq!(response.text().await.unwrap(), "fresh");
+    }
+    assert!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "connections were pooled and reused"
+    );
+    let text = metrics(&lb).await;
+    let label = upstream.to_string();
+    let ejections = format!("ragmesh_lb_ejections_total{{upstream=\"{label}\"}}");
+    assert_eq!(sample(&text, &ejections).unwrap_or(0.0), 0.0, "{text}");
+    let errors = format!("ragmesh_lb_requests_total{{upstream=\"{label}\",status=\"error\"}}");
+    assert_eq!(sample(&text, &errors).unwrap_or(0.0), 0.0, "{text}");
+    shutdown.cancel();
+}
