@@ -103,7 +103,7 @@ pub struct RetrievalSettings {
     /// Word pieces shared by consecutive chunks.
     pub chunk_overlap_tokens: usize,
     pub embed_batch_size: usize,
-    /// Threads of the embedding/indexing pool (0 = number of cores).
+    /// Threads of each of the two pools, queries and writes (0 = number of cores).
     pub threads: usize,
     pub rrf_k: u32,
     /// Candidates each leg returns before fusion, as a multiple of k (at least 50).
