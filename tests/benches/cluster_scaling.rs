@@ -13,13 +13,15 @@ mod bench_http;
 #[allow(dead_code)] // shared with query_latency, which uses the sample tables
 mod latency_report;
 
-use axum::Json;
 use axum::routing::post as axum_post;
 use bench_http::{BenchResult, corpus, hit_pass, post, wait_ready};
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
 use latency_report::{Machine, env_count, load_average, percentile};
 use ragmesh_testkit::{Cluster, RagmeshProcess};
 use serde_json::{Value, json};
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 const COLLECTION: &str = "bench";
@@ -47,15 +49,20 @@ fn row(pass: &str, (samples, wall): &(Vec<f64>, Duration)) -> (String, f64) {
     )
 }
 
+/// What the trivial handler answers: a small JSON body shaped like a cache hit until the
+/// cluster has made a real one, then that answer's exact bytes.
+type CannedBody = Arc<RwLock<Bytes>>;
+
 /// A trivial handler answering like a cache hit, so the same pass measures it.
-async fn trivial_upstream() -> BenchResult<String> {
+async fn trivial_upstream(body: CannedBody) -> BenchResult<String> {
     // `/health/ready` too: the LB sends traffic only to upstreams that pass its health check.
     let app = axum::Router::new()
         .route("/health/ready", axum::routing::get(|| async { "ready" }))
         .route(
             "/api/query",
-            axum_post(|| async {
-                Json(json!({ "answer": "ok", "cache": { "hit": true, "match": "exact" } }))
+            axum_post(move || {
+                let body = body.read().map(|b| b.clone()).unwrap_or_default();
+                async move { ([(CONTENT_TYPE, "application/json")], body) }
             }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -103,7 +110,10 @@ fn main() -> BenchResult<()> {
     let mut rows = Vec::new();
 
     // The ceiling: Pingora (our LB) in front of a handler that does nothing.
-    let upstream = runtime.block_on(trivial_upstream())?;
+    let canned: CannedBody = Arc::new(RwLock::new(Bytes::from(
+        json!({ "answer": "ok", "cache": { "hit": true, "match": "exact" } }).to_string(),
+    )));
+    let upstream = runtime.block_on(trivial_upstream(Arc::clone(&canned)))?;
     let lb = RagmeshProcess::serve(bin(), "lb", &[("RAGMESH__LB__UPSTREAMS", &upstream)]);
     runtime.block_on(wait_ready(&lb.url))?;
     let trivial_direct = runtime.block_on(hit_pass(
@@ -113,17 +123,19 @@ fn main() -> BenchResult<()> {
         hits,
         clients,
     ))?;
-    let trivial_lb = runtime.block_on(hit_pass(
-        &format!("{}/api/query", lb.url),
-        &query(),
-        "exact",
-        hits,
-        clients,
-    ))?;
-    drop(lb);
+    let trivial_lb = runtime
+        .block_on(hit_pass(
+            &format!("{}/api/query", lb.url),
+            &query(),
+            "exact",
+            hits,
+            clients,
+        ))
+        .inspect_err(|_| eprintln!("load balancer log tail:\n{}", lb.log_tail()))?;
     rows.push(row("trivial axum handler, direct", &trivial_direct).0);
     let (line, ceiling) = row("trivial axum handler through the LB", &trivial_lb);
     rows.push(line);
+    let mut same_bytes_ceiling = None;
 
     let mut rates = Vec::new();
     for gateways in 1..=3 {
@@ -153,8 +165,39 @@ fn main() -> BenchResult<()> {
                 None
             };
             let through = hit_pass(&url, &query(), "exact", hits, clients).await?;
-            BenchResult::Ok((direct, through))
+            // The trivial handler again, now answering this cache hit's exact bytes.
+            let same_bytes = if gateways == 1 {
+                let hit = client
+                    .post(&url)
+                    .json(&query())
+                    .send()
+                    .await?
+                    .bytes()
+                    .await?;
+                *canned.write().map_err(|_| "canned body lock poisoned")? = hit;
+                Some(
+                    hit_pass(
+                        &format!("{}/api/query", lb.url),
+                        &query(),
+                        "exact",
+                        hits,
+                        clients,
+                    )
+                    .await?,
+                )
+            } else {
+                None
+            };
+            BenchResult::Ok((direct, through, same_bytes))
         })?;
+        if let Some(same) = &passes.2 {
+            let (line, rate) = row(
+                "trivial axum handler through the LB, answering the cache hit's bytes",
+                same,
+            );
+            rows.push(line);
+            same_bytes_ceiling = Some(rate);
+        }
         if let Some(direct) = &passes.0 {
             rows.push(row("cache hit, straight to one gateway", direct).0);
         }
@@ -181,11 +224,18 @@ fn main() -> BenchResult<()> {
     for line in rows {
         println!("{line}");
     }
+    drop(lb);
     if let Some(one) = rates.first() {
         println!(
             "\nCache hit through the LB (1 gateway) / trivial handler through the LB: {:.2}",
             one / ceiling
         );
+        if let Some(same) = same_bytes_ceiling {
+            println!(
+                "Cache hit through the LB (1 gateway) / trivial handler answering the same bytes through the LB: {:.2}",
+                one / same
+            );
+        }
     }
     Ok(())
 }
