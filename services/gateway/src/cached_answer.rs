@@ -4,8 +4,8 @@
 //! A hit differs from the stored response only in three per-request fields (`cache`,
 //! `profile`, `trace_id`), so `/api/query` sends the rest as JSON encoded once per in-process
 //! entry (kept in [`CachedEntry::rendered`]) followed by those three: decoding the payload and
-//! encoding ~3 KB of sources again on every hit cost a third of the gateway's instructions
-//! per cached answer (callgrind, docs/benchmarks.md). A streamed hit decodes the payload, since
+//! encoding ~3 KB of sources again on every hit cost about a quarter of the gateway's
+//! instructions per cached answer (callgrind, docs/benchmarks.md). A streamed hit decodes the payload, since
 //! it replays the tokens as events.
 
 use crate::profile::ProfileReport;
@@ -100,11 +100,16 @@ impl Replay {
 
     /// The whole response as a value (the `done` event of a stream).
     pub fn response(&self) -> Result<QueryResponse, serde_json::Error> {
-        let mut response = CachedResponse::deserialize(&self.entry.payload)?.response;
+        let response = CachedResponse::deserialize(&self.entry.payload)?.response;
+        Ok(self.for_this_request(response))
+    }
+
+    /// `response` with this request's `cache`, `profile` and `trace_id`.
+    fn for_this_request(&self, mut response: QueryResponse) -> QueryResponse {
         response.cache = Some(self.cache.clone());
         response.profile = self.profile.clone();
         response.trace_id = self.trace_id.clone();
-        Ok(response)
+        response
     }
 
     /// The SSE events the original stream sent: contexts, the same tokens, done.
@@ -112,8 +117,9 @@ impl Replay {
         &self,
     ) -> Result<impl Stream<Item = Result<Bytes, Infallible>> + Send + use<>, serde_json::Error>
     {
-        let tokens = CachedAnswer::deserialize(&self.entry.payload)?.tokens;
-        let response = self.response()?;
+        let cached = CachedAnswer::deserialize(&self.entry.payload)?;
+        let tokens = cached.tokens;
+        let response = self.for_this_request(cached.response);
         let mut events = Vec::with_capacity(tokens.len() + 2);
         events.push(SseEvent::Contexts {
             sources: response.sources.clone(),
