@@ -33,10 +33,6 @@ struct CachedResponse {
     response: QueryResponse,
 }
 
-/// The fields of a response that belong to the request, not to the cached answer (written
-/// by [`Replay::json_body`]).
-const PER_REQUEST: [&str; 3] = ["cache", "profile", "trace_id"];
-
 /// A cached answer ready to send to this request.
 #[derive(Debug)]
 pub struct Replay {
@@ -133,17 +129,27 @@ impl Replay {
 }
 
 /// `{"answer":…,"sources":…` — the stored response as a JSON object without the per-request
-/// fields and without its closing brace. Decoding it as a [`QueryResponse`] first checks it.
+/// fields and without its closing brace. Encoded from the typed response (through a
+/// `serde_json::Value` an `f32` score would come out widened, `5.888852596282959` instead of
+/// the `5.8888526` a fresh answer sends). `QueryResponse` declares `cache` (skipped when
+/// none), `profile` and `trace_id` last, so with `cache` cleared the encoding ends with the
+/// two others, which are cut off; a response whose encoding does not end that way is an
+/// error (a hit is then served as a miss), never a wrong body.
 fn response_head(payload: &Value) -> Result<String, serde_json::Error> {
-    let response = CachedResponse::deserialize(payload)?.response;
-    let mut value = serde_json::to_value(&response)?;
-    if let Value::Object(fields) = &mut value {
-        for key in PER_REQUEST {
-            fields.remove(key);
-        }
+    let mut response = CachedResponse::deserialize(payload)?.response;
+    response.cache = None;
+    let tail = format!(
+        ",\"profile\":{},\"trace_id\":{}}}",
+        serde_json::to_string(&response.profile)?,
+        serde_json::to_string(&response.trace_id)?
+    );
+    let mut head = serde_json::to_string(&response)?;
+    if !head.ends_with(&tail) {
+        return Err(serde::ser::Error::custom(
+            "the response's per-request fields are not its last ones",
+        ));
     }
-    let mut head = serde_json::to_string(&value)?;
-    head.pop();
+    head.truncate(head.len() - tail.len());
     Ok(head)
 }
 
@@ -223,7 +229,8 @@ mod tests {
         for round in 0..2 {
             let replay =
                 Replay::new(hit(&entry), profile.clone(), format!("trace-{round}")).unwrap();
-            let sent: QueryResponse = serde_json::from_slice(&replay.json_body().unwrap()).unwrap();
+            let body = replay.json_body().unwrap();
+            let sent: QueryResponse = serde_json::from_slice(&body).unwrap();
             let mut expected = stored();
             expected.cache = Some(CacheInfo {
                 hit: true,
@@ -235,6 +242,13 @@ mod tests {
             expected.profile = profile.clone();
             expected.trace_id = format!("trace-{round}");
             assert_eq!(sent, expected, "round {round}");
+            // Byte for byte what a fresh answer with these fields would send (f32 scores
+            // printed as f32, the same key order).
+            assert_eq!(
+                body,
+                serde_json::to_vec(&expected).unwrap(),
+                "round {round}"
+            );
             assert_eq!(replay.response().unwrap(), expected);
             assert!(
                 entry.rendered.get().is_some(),
