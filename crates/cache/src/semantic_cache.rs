@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::entry::{CacheHit, CachedEntry, MatchKind, Tier};
 use crate::error::CacheError;
 use crate::local::LocalTier;
-use crate::namespace::{AnswerScope, Namespace};
+use crate::namespace::{AnswerScope, Namespace, ScopeHashes};
 use crate::redis_tier::{Invalidation, RedisTier};
 use crate::stats::{CacheStats, Counters, L2Status, Latency, TierCounts, TierHits, TierSizes};
 use crate::verify::QuerySignature;
@@ -120,12 +120,8 @@ struct Inner {
     generations: Mutex<HashMap<String, Known>>,
     /// Collections written while Redis was unreachable: their bump is replayed to Redis.
     pending: Mutex<HashSet<String>>,
-    /// `params_hash` of the scopes seen lately: a SHA-256 per request was 10 % of an L1 hit.
-    params: Mutex<HashMap<AnswerScope, String>>,
+    params: ScopeHashes,
 }
-
-/// How many distinct scopes `Inner::params` remembers before it starts over.
-const PARAMS_MEMO: usize = 256;
 
 /// The gateway's answer cache. Cloning is cheap (shared state).
 #[derive(Debug, Clone)]
@@ -166,7 +162,7 @@ impl SemanticCache {
                 epoch_confirmed: AtomicBool::new(false),
                 generations: Mutex::new(HashMap::new()),
                 pending: Mutex::new(HashSet::new()),
-                params: Mutex::new(HashMap::new()),
+                params: ScopeHashes::default(),
             }),
         };
         register_series(cache.inner.l2.is_some());
@@ -243,21 +239,8 @@ impl SemanticCache {
             collection: scope.collection.clone(),
             epoch,
             generation,
-            params: self.params_hash(scope),
+            params: self.inner.params.hash(scope),
         }
-    }
-
-    fn params_hash(&self, scope: &AnswerScope) -> String {
-        let mut memo = self.inner.params.lock();
-        if let Some(hash) = memo.get(scope) {
-            return hash.clone();
-        }
-        if memo.len() >= PARAMS_MEMO {
-            memo.clear();
-        }
-        let hash = scope.params_hash();
-        memo.insert(scope.clone(), hash.clone());
-        hash
     }
 
     /// `collection`'s epoch and generation now, re-read from Redis when the epoch was never
