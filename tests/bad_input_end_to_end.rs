@@ -72,6 +72,12 @@ async fn every_bad_input_gets_its_4xx_and_stored_data_is_intact() {
             "rrf_k",
         ),
         (
+            "/api/retrieve",
+            json!({ "query": "ok", "collection": "safe", "fusion": "max" }),
+            400,
+            "fusion",
+        ),
+        (
             "/api/query/stream",
             json!({ "query": "", "collection": "safe" }),
             400,

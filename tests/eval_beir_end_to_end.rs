@@ -63,7 +63,10 @@ fn eval_beir_scores_every_method_and_finds_the_obvious_documents() {
         .iter()
         .map(|m| m["method"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["bm25", "vector", "hybrid", "hybrid+rerank"]);
+    assert_eq!(
+        names,
+        ["bm25", "vector", "hybrid", "hybrid-rrf", "hybrid+rerank"]
+    );
     for m in methods {
         if m["available"] == false {
             // Only reranking may be missing (no cross-encoder weights), and it says why.
@@ -85,7 +88,7 @@ fn eval_beir_scores_every_method_and_finds_the_obvious_documents() {
         // Every relevant document is among only twelve.
         assert_eq!(m["recall_at_100"].as_f64().unwrap(), 1.0, "{m}");
     }
-    for name in ["bm25", "hybrid"] {
+    for name in ["bm25", "hybrid", "hybrid-rrf"] {
         let m = methods.iter().find(|m| m["method"] == name).unwrap();
         let ndcg = m["ndcg_at_10"].as_f64().unwrap();
         assert!(

@@ -14,6 +14,8 @@ pub struct AnswerScope {
     pub k: u32,
     /// `hybrid`, `vector` or `bm25`.
     pub method: String,
+    /// `score` or `rrf`; None: the retrieval service's default.
+    pub fusion: Option<&'static str>,
     /// None: the retrieval service's default constant.
     pub rrf_k: Option<u32>,
     /// Metadata filters; a BTreeMap, so their order in the request does not matter.
@@ -44,6 +46,7 @@ impl AnswerScope {
         };
         field("k", &self.k.to_string());
         field("method", &self.method);
+        field("fusion", self.fusion.unwrap_or("-"));
         field("rrf_k", &opt(self.rrf_k));
         field("filters", &self.filters.len().to_string());
         for (key, value) in &self.filters {
@@ -136,6 +139,14 @@ mod tests {
             AnswerScope { k: 6, ..scope() },
             AnswerScope {
                 method: "bm25".into(),
+                ..scope()
+            },
+            AnswerScope {
+                fusion: Some("rrf"),
+                ..scope()
+            },
+            AnswerScope {
+                fusion: Some("score"),
                 ..scope()
             },
             AnswerScope {

@@ -209,7 +209,11 @@ pub enum EvalCommand {
 pub enum EvalMethod {
     Bm25,
     Vector,
+    /// Hybrid retrieval with the service's default fusion (score fusion unless configured).
     Hybrid,
+    /// Hybrid retrieval fused with reciprocal rank fusion (the baseline score fusion replaced).
+    #[value(name = "hybrid-rrf")]
+    HybridRrf,
     /// Hybrid retrieval reordered by the rerank service.
     #[value(name = "hybrid+rerank")]
     HybridRerank,
@@ -238,7 +242,7 @@ pub struct EvalBeirArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "bm25,vector,hybrid,hybrid+rerank"
+        default_value = "bm25,vector,hybrid,hybrid-rrf,hybrid+rerank"
     )]
     pub methods: Vec<EvalMethod>,
     /// Documents per ingest request.

@@ -145,6 +145,7 @@ pub fn config_path_from_args() -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ragmesh_core::fusion::FusionMethod;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -170,6 +171,17 @@ mod tests {
         assert_eq!(s.gateway.listen, "127.0.0.1:9100");
         assert_eq!(s.gateway.default_k, 7);
         assert_eq!(s.retrieval.rrf_k, 60);
+    }
+
+    #[test]
+    fn fusion_defaults_to_score_and_takes_rrf_from_env() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.retrieval.fusion, FusionMethod::Score);
+        let s =
+            Settings::load_with_env(None, env(&[("RAGMESH__RETRIEVAL__FUSION", "rrf")])).unwrap();
+        assert_eq!(s.retrieval.fusion, FusionMethod::Rrf);
+        let err = Settings::load_with_env(None, env(&[("RAGMESH__RETRIEVAL__FUSION", "combsum")]));
+        assert!(err.is_err());
     }
 
     #[test]

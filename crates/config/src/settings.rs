@@ -2,6 +2,7 @@
 //! file is a valid configuration for a laptop.
 
 use crate::{OllamaSettings, OpenAiSettings, PromptSettings};
+use ragmesh_core::fusion::FusionMethod;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -105,6 +106,10 @@ pub struct RetrievalSettings {
     pub embed_batch_size: usize,
     /// Threads of each of the two pools, queries and writes (0 = number of cores).
     pub threads: usize,
+    /// How hybrid search fuses its legs when a request names no method: `score` (sum of
+    /// min-max normalised leg scores) or `rrf` (reciprocal rank fusion).
+    pub fusion: FusionMethod,
+    /// Reciprocal rank fusion constant when a request gives none.
     pub rrf_k: u32,
     /// Candidates each leg returns before fusion, as a multiple of k (at least 50).
     pub leg_depth_factor: usize,
@@ -121,6 +126,7 @@ impl Default for RetrievalSettings {
             chunk_overlap_tokens: 40,
             embed_batch_size: 32,
             threads: 0,
+            fusion: FusionMethod::Score,
             rrf_k: 60,
             leg_depth_factor: 4,
         }

@@ -12,7 +12,8 @@
 #![allow(clippy::print_stdout)]
 
 use ragmesh_index::{
-    ChunkId, Collections, DocumentInput, Filters, IndexError, Method, SearchRequest, normalized,
+    ChunkId, Collections, DocumentInput, Filters, FusionMethod, IndexError, Method, SearchRequest,
+    normalized,
 };
 use std::collections::HashSet;
 use std::time::Instant;
@@ -91,6 +92,7 @@ fn run(n: usize) -> BenchResult<()> {
             vector: Some(&vector),
             k: K,
             method: Method::Hybrid,
+            fusion: FusionMethod::default(),
             rrf_k: 60,
             leg_depth_factor: 4,
             filters: &filters,

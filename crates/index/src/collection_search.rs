@@ -1,12 +1,13 @@
 //! Searching a collection: the BM25 leg, the vector leg, and hybrid search running both legs
-//! concurrently (rayon::join) and fusing them with reciprocal rank fusion; or, for a sharded
+//! concurrently (rayon::join) and fusing them (score fusion or reciprocal rank fusion, see
+//! [`crate::fusion`]); or, for a sharded
 //! collection, the legs unfused (scored with the whole collection's BM25 counts) for the
 //! caller to merge across shards and fuse. Filters restrict
 //! each leg before its top-k is taken. All legs and the loading of results use one tantivy
 //! searcher, so a search sees one consistent snapshot of the text index.
 
 use crate::collection::Collection;
-use crate::fusion::{FusedHit, reciprocal_rank_fusion, single_leg};
+use crate::fusion::{FusedHit, fuse, single_leg};
 use crate::metadata::validate_entries;
 use crate::vector_index::normalized;
 use crate::{
@@ -33,7 +34,7 @@ impl Collection {
         let mut timings = legs.timings;
         let started = Instant::now();
         let ranked = match (&legs.bm25, &legs.vector) {
-            (Some(b), Some(v)) => reciprocal_rank_fusion(b, v, request.rrf_k),
+            (Some(b), Some(v)) => fuse(b, v, request.fusion, request.rrf_k),
             (Some(b), None) => single_leg(b, true),
             (None, Some(v)) => single_leg(v, false),
             (None, None) => Vec::new(),

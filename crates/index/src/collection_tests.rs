@@ -6,7 +6,9 @@
 use crate::collection::{log_path, text_dir};
 use crate::text_index::TextIndex;
 use crate::vector_log::{VectorLog, VectorRecord};
-use crate::{ChunkId, Collection, DocumentInput, Filters, IndexError, Method, SearchRequest};
+use crate::{
+    ChunkId, Collection, DocumentInput, Filters, FusionMethod, IndexError, Method, SearchRequest,
+};
 use std::io::Write;
 use std::path::Path;
 
@@ -43,6 +45,7 @@ pub(crate) fn ids(collection: &Collection, method: Method, query: &str) -> Vec<C
         vector: Some(&vector),
         k: 10,
         method,
+        fusion: FusionMethod::default(),
         rrf_k: 60,
         leg_depth_factor: 4,
         filters: &filters,

@@ -1,9 +1,10 @@
-//! Reciprocal rank fusion of the BM25 and vector legs of one collection. The arithmetic lives
-//! in [`ragmesh_core::fusion`] so that the gateway, fusing legs gathered from several shards,
-//! ranks with exactly the same code; this module applies it to [`LegHit`]s.
+//! Fusion of the BM25 and vector legs of one collection (score fusion by default, or
+//! reciprocal rank fusion). The arithmetic lives in [`ragmesh_core::fusion`] so that the
+//! gateway, fusing legs gathered from several shards, ranks with exactly the same code; this
+//! module applies it to [`LegHit`]s.
 
 use crate::{ChunkId, LegHit};
-pub use ragmesh_core::fusion::LegPosition;
+pub use ragmesh_core::fusion::{FusionMethod, LegPosition};
 
 /// A chunk after fusion.
 pub type FusedHit = ragmesh_core::fusion::FusedHit<ChunkId>;
@@ -12,7 +13,13 @@ fn pairs(hits: &[LegHit]) -> Vec<(ChunkId, f32)> {
     hits.iter().map(|h| (h.id, h.score)).collect()
 }
 
-/// Fuses two ranked legs (best first) into one list, best first.
+/// Fuses two ranked legs (best first) into one list, best first, by `method` (`rrf_k` is
+/// used by [`FusionMethod::Rrf`] only).
+pub fn fuse(bm25: &[LegHit], vector: &[LegHit], method: FusionMethod, rrf_k: u32) -> Vec<FusedHit> {
+    ragmesh_core::fusion::fuse(&pairs(bm25), &pairs(vector), method, rrf_k)
+}
+
+/// Reciprocal rank fusion of two ranked legs (best first), best first.
 pub fn reciprocal_rank_fusion(bm25: &[LegHit], vector: &[LegHit], rrf_k: u32) -> Vec<FusedHit> {
     ragmesh_core::fusion::reciprocal_rank_fusion(&pairs(bm25), &pairs(vector), rrf_k)
 }

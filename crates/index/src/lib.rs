@@ -4,7 +4,7 @@
 //! A [`Collection`] keeps chunks in a tantivy index (BM25, exact-match filters, stored text)
 //! and vectors in a durable log feeding an in-memory HNSW graph; [`Collections`] opens them
 //! from a data directory. Searches run the BM25 and vector legs concurrently and fuse them
-//! with reciprocal rank fusion ([`fusion`]).
+//! with score fusion or reciprocal rank fusion ([`fusion`]).
 
 mod backup_archive;
 mod bm25_stats;
@@ -45,6 +45,7 @@ pub use error::IndexError;
 pub use metadata::{Filters, Metadata, SOURCE_FILTER_KEY, validate_entries};
 pub use registry::Collections;
 pub use results::{
-    LegHit, MIN_LEG_DEPTH, Method, SearchHit, SearchLegs, SearchRequest, SearchResults, StepTimings,
+    FusionMethod, LegHit, MIN_LEG_DEPTH, Method, SearchHit, SearchLegs, SearchRequest,
+    SearchResults, StepTimings,
 };
 pub use vector_index::{dot, ef_search, normalized};

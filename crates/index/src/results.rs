@@ -3,11 +3,12 @@
 //! timings that callers pass on to their profilers.
 
 use crate::{ChunkId, Filters, Metadata};
+pub use ragmesh_core::fusion::FusionMethod;
 
 /// Which legs a search runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// BM25 and vector legs concurrently, fused with reciprocal rank fusion.
+    /// BM25 and vector legs concurrently, fused by the request's [`FusionMethod`].
     Hybrid,
     Vector,
     Bm25,
@@ -23,7 +24,10 @@ pub struct SearchRequest<'a> {
     /// Hits to return.
     pub k: usize,
     pub method: Method,
-    /// RRF constant: a hit at rank r in a leg adds `1 / (rrf_k + r)`.
+    /// How hybrid search fuses its legs.
+    pub fusion: FusionMethod,
+    /// RRF constant (with [`FusionMethod::Rrf`]): a hit at rank r in a leg adds
+    /// `1 / (rrf_k + r)`.
     pub rrf_k: u32,
     /// Each leg fetches `max(k * leg_depth_factor, MIN_LEG_DEPTH)` candidates.
     pub leg_depth_factor: usize,
@@ -58,7 +62,7 @@ pub struct SearchHit {
     pub chunk_index: u32,
     pub text: String,
     pub metadata: Metadata,
-    /// RRF score for hybrid, cosine for vector, BM25 for bm25.
+    /// Fused score for hybrid (normalised-score sum or RRF), cosine for vector, BM25 for bm25.
     pub score: f32,
     pub vector_score: Option<f32>,
     pub bm25_score: Option<f32>,

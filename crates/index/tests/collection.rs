@@ -1,13 +1,15 @@
 //! Behaviour of persistent collections through the public API: persistence across reopen,
-//! upsert semantics, deletes in both legs, filters inside each leg, RRF scores, and searches
-//! running while writes happen.
+//! upsert semantics, deletes in both legs, filters inside each leg, fused scores (RRF and
+//! score fusion), and searches running while writes happen.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{corpus, doc, doc_with, embed, embed_all, search, sources};
 use ragmesh_core::{Classify, ErrorCode};
-use ragmesh_index::{ChunkId, Collections, Filters, IndexError, Method, SearchRequest};
+use ragmesh_index::{
+    ChunkId, Collections, Filters, FusionMethod, IndexError, Method, SearchRequest,
+};
 use std::sync::Arc;
 
 fn filters(pairs: &[(&str, &str)]) -> Filters {
@@ -336,6 +338,7 @@ fn hybrid_scores_are_reciprocal_rank_sums_and_ties_are_stable() {
             vector: Some(&vector),
             k: 6,
             method: Method::Hybrid,
+            fusion: FusionMethod::Rrf,
             rrf_k,
             leg_depth_factor: 4,
             filters: &none,
@@ -364,6 +367,59 @@ fn hybrid_scores_are_reciprocal_rank_sums_and_ties_are_stable() {
             again
         });
     }
+}
+
+#[test]
+fn hybrid_score_fusion_sums_each_legs_min_max_normalised_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let collections = Collections::new(dir.path()).unwrap();
+    let collection = collections.get_or_create("c").unwrap();
+    collection.upsert(corpus(), embed_all).unwrap();
+    let none = Filters::new();
+    let query = "bread crust oven lava";
+    let vector = embed(query);
+    let request = SearchRequest {
+        text: query,
+        vector: Some(&vector),
+        k: 6,
+        method: Method::Hybrid,
+        fusion: FusionMethod::Score,
+        rrf_k: 60,
+        leg_depth_factor: 4,
+        filters: &none,
+    };
+    let results = collection.search(&request).unwrap();
+    // The legs the search fused: 50 deep (max(6 · 4, 50)).
+    let bm25 = collection.bm25(query, 50, &none).unwrap();
+    let vector_leg = collection.vector(&vector, 50, &none).unwrap();
+    let normalised = |leg: &[ragmesh_index::LegHit], rank: u32| -> f64 {
+        let lo = leg
+            .iter()
+            .map(|h| f64::from(h.score))
+            .fold(f64::INFINITY, f64::min);
+        let hi = leg
+            .iter()
+            .map(|h| f64::from(h.score))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let score = f64::from(leg[rank as usize - 1].score);
+        if hi > lo {
+            (score - lo) / (hi - lo)
+        } else {
+            1.0
+        }
+    };
+    assert!(!results.hits.is_empty());
+    for hit in &results.hits {
+        let expected = hit.bm25_rank.map_or(0.0, |r| normalised(&bm25, r))
+            + hit.vector_rank.map_or(0.0, |r| normalised(&vector_leg, r));
+        assert!((f64::from(hit.score) - expected).abs() < 1e-5, "{hit:?}");
+    }
+    assert!(results.hits.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(
+        results.hits[0].score >= 1.0,
+        "a leg's best scores 1: {:?}",
+        results.hits[0]
+    );
 }
 
 #[test]

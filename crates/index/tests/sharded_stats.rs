@@ -6,7 +6,7 @@
 mod common;
 
 use common::{corpus, embed, embed_all};
-use ragmesh_index::{Bm25Stats, Collections, Filters, Method, SearchRequest};
+use ragmesh_index::{Bm25Stats, Collections, Filters, FusionMethod, Method, SearchRequest};
 use std::collections::HashMap;
 
 #[test]
@@ -33,6 +33,7 @@ fn shards_score_bm25_as_one_index_with_summed_statistics() {
         vector: Some(&vector),
         k: 10,
         method: Method::Hybrid,
+        fusion: FusionMethod::default(),
         rrf_k: 60,
         leg_depth_factor: 4,
         filters: &filters,

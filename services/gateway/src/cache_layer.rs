@@ -22,6 +22,7 @@ use crate::validate::QueryPlan;
 use bytes::Bytes;
 use ragmesh_cache::{AnswerScope, CacheHit, Namespace, SemanticCache, normalize_query};
 use ragmesh_config::GatewaySettings;
+use ragmesh_core::fusion::FusionMethod;
 use ragmesh_proto::v1::{EmbedRequest, Method};
 use std::time::Instant;
 use tracing::Instrument;
@@ -37,6 +38,7 @@ pub fn scope(plan: &QueryPlan, settings: &GatewaySettings) -> AnswerScope {
             Method::Hybrid | Method::Unspecified => "hybrid",
         }
         .to_string(),
+        fusion: plan.fusion.map(FusionMethod::name),
         rrf_k: plan.rrf_k,
         filters: plan.filters.clone(),
         rerank: plan.rerank,

@@ -24,8 +24,9 @@ use crate::request_context::RequestContext;
 use crate::responses::{ExpansionReport, QueryResponse, RetrieveResponse, Source};
 use crate::validate::{Expansion, QueryPlan};
 use futures::StreamExt;
+use ragmesh_core::fusion::FusionMethod;
 use ragmesh_proto::v1::{
-    Context, GenerateRequest, RerankRequest, RerankResult, RetrieveRequest, ScoredChunk,
+    Context, Fusion, GenerateRequest, RerankRequest, RerankResult, RetrieveRequest, ScoredChunk,
 };
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -285,6 +286,11 @@ fn retrieve_request(plan: &QueryPlan, query: &str) -> RetrieveRequest {
         query_vector: Vec::new(),
         k: plan.candidates(),
         method: plan.method as i32,
+        fusion: match plan.fusion {
+            None => Fusion::Unspecified,
+            Some(FusionMethod::Score) => Fusion::Score,
+            Some(FusionMethod::Rrf) => Fusion::Rrf,
+        } as i32,
         rrf_k: plan.rrf_k.unwrap_or(0),
         filters: plan.filters.clone().into_iter().collect(),
         ..RetrieveRequest::default()

@@ -12,7 +12,8 @@ pub struct Source {
     pub source: String,
     pub chunk: u32,
     pub text: String,
-    /// The retrieval score (RRF for hybrid, cosine for vector, BM25 for bm25).
+    /// The retrieval score (hybrid: normalised leg scores summed, 0..2, or RRF; vector:
+    /// cosine; bm25: BM25).
     pub score: f32,
     /// The cross-encoder's logit, when a reranker model ordered the sources.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,13 +5,14 @@
 //!   with;
 //! - each leg's lists are merged by score (ties by ascending chunk id, as every leg breaks
 //!   them), cut at the leg depth the shards used, and fused with the retrieval service's own
-//!   RRF code ([`ragmesh_core::fusion`]) — see [`fuse_shard_legs`];
+//!   fusion code and the method the shards report ([`ragmesh_core::fusion`]) — see
+//!   [`fuse_shard_legs`];
 //! - listings and ingest reports add up.
 
-use ragmesh_core::fusion::{FusedHit, merge_ranked, reciprocal_rank_fusion, single_leg};
+use ragmesh_core::fusion::{FusedHit, FusionMethod, fuse, merge_ranked, single_leg};
 use ragmesh_proto::v1::{
-    Bm25Stats, CollectionInfo, IngestResponse, ListCollectionsResponse, ListDocumentsResponse,
-    Method, RetrieveResponse, ScoredChunk,
+    Bm25Stats, CollectionInfo, Fusion, IngestResponse, ListCollectionsResponse,
+    ListDocumentsResponse, Method, RetrieveResponse, ScoredChunk,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -47,7 +48,8 @@ fn merge_leg(lists: Vec<Vec<ScoredChunk>>, depth: usize) -> Vec<(u64, f32, Score
 }
 
 /// The best `k` chunks of the legs the shards returned (`legs` mode), fused as one index
-/// would fuse them: hybrid by RRF with the shards' constant, one leg by its own score.
+/// would fuse them: hybrid by the fusion and RRF constant the shards report, one leg by its
+/// own score.
 pub fn fuse_shard_legs(
     responses: Vec<RetrieveResponse>,
     method: Method,
@@ -59,6 +61,12 @@ pub fn fuse_shard_legs(
         .max()
         .unwrap_or(0);
     let rrf_k = responses.first().map_or(60, |r| r.rrf_k);
+    let fusion = match responses.first().map(|r| r.fusion()) {
+        Some(Fusion::Rrf) => FusionMethod::Rrf,
+        // A shard always reports what it used; an older one that does not fused with RRF.
+        Some(Fusion::Unspecified) => FusionMethod::Rrf,
+        Some(Fusion::Score) | None => FusionMethod::Score,
+    };
     let (bm25_lists, vector_lists): (Vec<_>, Vec<_>) = responses
         .into_iter()
         .map(|r| (r.bm25_leg, r.vector_leg))
@@ -71,9 +79,7 @@ pub fn fuse_shard_legs(
     let ranked: Vec<FusedHit<u64>> = match method {
         Method::Bm25 => single_leg(&pairs(&bm25), true),
         Method::Vector => single_leg(&pairs(&vector), false),
-        Method::Hybrid | Method::Unspecified => {
-            reciprocal_rank_fusion(&pairs(&bm25), &pairs(&vector), rrf_k)
-        }
+        Method::Hybrid | Method::Unspecified => fuse(&pairs(&bm25), &pairs(&vector), fusion, rrf_k),
     };
     let mut chunks: HashMap<u64, ScoredChunk> = HashMap::new();
     for (id, _, chunk) in vector.into_iter().chain(bm25) {
@@ -182,38 +188,73 @@ mod tests {
 
     #[test]
     fn legs_merge_across_shards_as_one_index_ranks_them() {
-        // One index's legs (depth 3): bm25 [1, 2, 3], vector [3, 4, 1].
-        let one = legs(
-            vec![chunk(1, 9.0), chunk(2, 7.0), chunk(3, 5.0)],
-            vec![chunk(3, 0.9), chunk(4, 0.8), chunk(1, 0.7)],
-            3,
-        );
-        // The same chunks on two shards; each shard cut its legs at depth 3 too.
-        let shard_a = legs(
-            vec![chunk(1, 9.0), chunk(3, 5.0)],
-            vec![chunk(3, 0.9), chunk(1, 0.7)],
-            3,
-        );
-        let shard_b = legs(
-            vec![chunk(2, 7.0), chunk(5, 1.0)],
-            vec![chunk(4, 0.8), chunk(2, 0.1), chunk(5, 0.05)],
-            3,
-        );
-        for method in [Method::Hybrid, Method::Bm25, Method::Vector] {
-            let single = fuse_shard_legs(vec![one.clone()], method, 3);
-            let sharded = fuse_shard_legs(vec![shard_b.clone(), shard_a.clone()], method, 3);
-            assert_eq!(ids(&single), ids(&sharded), "{method:?}");
-            for (x, y) in single.iter().zip(&sharded) {
-                assert_eq!(x.score, y.score);
-                assert_eq!(x.bm25_rank, y.bm25_rank);
-                assert_eq!(x.vector_rank, y.vector_rank);
+        for fusion in [Fusion::Score, Fusion::Rrf] {
+            let with = |mut r: RetrieveResponse| {
+                r.fusion = fusion as i32;
+                r
+            };
+            // One index's legs (depth 3): bm25 [1, 2, 3], vector [3, 4, 1].
+            let one = with(legs(
+                vec![chunk(1, 9.0), chunk(2, 7.0), chunk(3, 5.0)],
+                vec![chunk(3, 0.9), chunk(4, 0.8), chunk(1, 0.7)],
+                3,
+            ));
+            // The same chunks on two shards; each shard cut its legs at depth 3 too.
+            let shard_a = with(legs(
+                vec![chunk(1, 9.0), chunk(3, 5.0)],
+                vec![chunk(3, 0.9), chunk(1, 0.7)],
+                3,
+            ));
+            let shard_b = with(legs(
+                vec![chunk(2, 7.0), chunk(5, 1.0)],
+                vec![chunk(4, 0.8), chunk(2, 0.1), chunk(5, 0.05)],
+                3,
+            ));
+            for method in [Method::Hybrid, Method::Bm25, Method::Vector] {
+                let single = fuse_shard_legs(vec![one.clone()], method, 3);
+                let sharded = fuse_shard_legs(vec![shard_b.clone(), shard_a.clone()], method, 3);
+                assert_eq!(ids(&single), ids(&sharded), "{method:?} {fusion:?}");
+                for (x, y) in single.iter().zip(&sharded) {
+                    assert_eq!(x.score, y.score);
+                    assert_eq!(x.bm25_rank, y.bm25_rank);
+                    assert_eq!(x.vector_rank, y.vector_rank);
+                }
             }
+            let hybrid = fuse_shard_legs(vec![shard_a, shard_b], Method::Hybrid, 10);
+            // 1 and 3 are in both legs; 5 was cut from both legs at depth 3. RRF ties 2 and 4
+            // (rank 2 of one leg each: the smaller id first); score fusion puts 4 (0.8 of
+            // 0.7..0.9, a hair over half) above 2 (7 of 5..9, exactly half).
+            let expected = match fusion {
+                Fusion::Score => ["doc1", "doc3", "doc4", "doc2"],
+                _ => ["doc1", "doc3", "doc2", "doc4"],
+            };
+            assert_eq!(ids(&hybrid), expected, "{fusion:?}");
+            assert_eq!(hybrid[0].bm25_rank, Some(1));
+            assert_eq!(hybrid[0].vector_rank, Some(3));
+            // Score fusion: doc1 is best in BM25 (1) and worst in the vector list (0).
+            let top = match fusion {
+                Fusion::Score => 1.0,
+                _ => 1.0 / 61.0 + 1.0 / 63.0,
+            };
+            assert!((hybrid[0].score - top).abs() < 1e-6, "{fusion:?}");
         }
-        let hybrid = fuse_shard_legs(vec![shard_a, shard_b], Method::Hybrid, 10);
-        // 1 and 3 are in both legs; 5 was cut from both legs at depth 3.
-        assert_eq!(ids(&hybrid), ["doc1", "doc3", "doc2", "doc4"]);
-        assert_eq!(hybrid[0].bm25_rank, Some(1));
-        assert_eq!(hybrid[0].vector_rank, Some(3));
+    }
+
+    #[test]
+    fn the_fusion_the_shards_report_is_the_one_used() {
+        // bm25 [1: 20, 2: 2, 3: 1], vector [2: .81, 1: .80, 3: .10]: RRF ties 1 and 2, score
+        // fusion keeps BM25's wide margin for 1.
+        let mut response = legs(
+            vec![chunk(1, 20.0), chunk(2, 2.0), chunk(3, 1.0)],
+            vec![chunk(2, 0.81), chunk(1, 0.80), chunk(3, 0.10)],
+            3,
+        );
+        response.fusion = Fusion::Score as i32;
+        let score = fuse_shard_legs(vec![response.clone()], Method::Hybrid, 3);
+        assert!(score[0].score > score[1].score + 0.5);
+        response.fusion = Fusion::Rrf as i32;
+        let rrf = fuse_shard_legs(vec![response], Method::Hybrid, 3);
+        assert_eq!(rrf[0].score, rrf[1].score);
     }
 
     #[test]

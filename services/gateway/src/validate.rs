@@ -5,6 +5,7 @@
 use crate::errors::GatewayError;
 use crate::generator_choice::GeneratorCatalog;
 use ragmesh_config::{GatewaySettings, GeneratorIdentity};
+use ragmesh_core::fusion::FusionMethod;
 use ragmesh_proto::v1::{Document, Method};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -34,6 +35,9 @@ pub struct QueryRequest {
     pub k: Option<u32>,
     #[serde(default)]
     pub method: Option<String>,
+    /// How hybrid search fuses its legs: `score` or `rrf` (None: retrieval's default).
+    #[serde(default)]
+    pub fusion: Option<String>,
     #[serde(default)]
     pub rrf_k: Option<u32>,
     #[serde(default)]
@@ -91,6 +95,9 @@ pub struct QueryPlan {
     pub collection: String,
     pub k: u32,
     pub method: Method,
+    /// How a hybrid search fuses its legs; None: the retrieval service's configured default
+    /// (always None for one-leg methods, where there is nothing to fuse).
+    pub fusion: Option<FusionMethod>,
     /// None: the retrieval service's configured constant.
     pub rrf_k: Option<u32>,
     pub rerank: bool,
@@ -143,6 +150,37 @@ pub fn parse_method(method: &str) -> Result<Method, GatewayError> {
             METHODS.join(", ")
         ))),
     }
+}
+
+pub fn parse_fusion(fusion: &str) -> Result<FusionMethod, GatewayError> {
+    FusionMethod::parse(fusion).ok_or_else(|| {
+        invalid(format!(
+            "unknown fusion {fusion:?}: use one of {}",
+            FusionMethod::NAMES.join(", ")
+        ))
+    })
+}
+
+/// The fusion a plan asks for. An `rrf_k` without a `fusion` asks for RRF (as it did before
+/// score fusion existed); with `fusion: "score"` it only makes sense for the RRF that merges
+/// rewrite/multihop lists. One-leg methods fuse nothing.
+fn resolve_fusion(
+    method: Method,
+    fusion: Option<FusionMethod>,
+    rrf_k: Option<u32>,
+    expands: bool,
+) -> Result<Option<FusionMethod>, GatewayError> {
+    if fusion == Some(FusionMethod::Score) && rrf_k.is_some() && !expands {
+        return Err(invalid(
+            "rrf_k has no effect with fusion \"score\": it sets reciprocal rank fusion \
+             (fusion \"rrf\", and the merging of rewrite/multihop lists)"
+                .into(),
+        ));
+    }
+    if !matches!(method, Method::Hybrid | Method::Unspecified) {
+        return Ok(None);
+    }
+    Ok(fusion.or(rrf_k.map(|_| FusionMethod::Rrf)))
 }
 
 pub fn validate_collection(name: &str) -> Result<String, GatewayError> {
@@ -200,6 +238,7 @@ fn plan_with_max_k(
         .rrf_k
         .map(|v| in_range("rrf_k", v, 1, MAX_RRF_K))
         .transpose()?;
+    let fusion = request.fusion.as_deref().map(parse_fusion).transpose()?;
     let rerank_top_n = in_range(
         "rerank_top_n",
         request.rerank_top_n.unwrap_or(settings.rerank_top_n),
@@ -236,6 +275,7 @@ fn plan_with_max_k(
         }),
         (None, None) => None,
     };
+    let fusion = resolve_fusion(method, fusion, rrf_k, expansion.is_some())?;
     Ok(QueryPlan {
         provider: request.provider.map(|p| generator_name(&p)),
         generator,
@@ -244,6 +284,7 @@ fn plan_with_max_k(
         collection,
         k,
         method,
+        fusion,
         rrf_k,
         rerank: request.rerank.unwrap_or(false),
         rerank_top_n,
@@ -409,6 +450,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!((plan.candidates(), plan.method), (10, Method::Bm25));
+    }
+
+    #[test]
+    fn fusion_is_parsed_implied_by_rrf_k_and_dropped_for_one_leg() {
+        use serde_json::json;
+        let fusion = |body| self::plan(body).unwrap().fusion;
+        assert_eq!(fusion(json!({ "query": "q" })), None);
+        assert_eq!(
+            fusion(json!({ "query": "q", "fusion": "RRF" })),
+            Some(FusionMethod::Rrf)
+        );
+        assert_eq!(
+            fusion(json!({ "query": "q", "fusion": "score" })),
+            Some(FusionMethod::Score)
+        );
+        assert_eq!(
+            fusion(json!({ "query": "q", "rrf_k": 20 })),
+            Some(FusionMethod::Rrf)
+        );
+        assert_eq!(
+            fusion(json!({ "query": "q", "fusion": "rrf", "method": "vector" })),
+            None
+        );
+        assert_eq!(
+            fusion(json!({ "query": "q", "fusion": "score", "rrf_k": 20, "rewrite": { "n": 1 } })),
+            Some(FusionMethod::Score)
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "fusion": "combsum" })),
+            "unknown fusion \"combsum\": use one of score, rrf"
+        );
+        assert!(
+            message(json!({ "query": "q", "fusion": "score", "rrf_k": 20 }))
+                .starts_with("rrf_k has no effect with fusion \"score\"")
+        );
     }
 
     #[test]

@@ -42,6 +42,14 @@ async fn every_bad_query_is_a_400_naming_the_field_before_any_backend_call() {
             "use one of hybrid, vector, bm25",
         ),
         (
+            json!({ "query": "ok", "fusion": "combsum" }),
+            "unknown fusion \"combsum\": use one of score, rrf",
+        ),
+        (
+            json!({ "query": "ok", "fusion": "score", "rrf_k": 30 }),
+            "rrf_k has no effect with fusion \"score\"",
+        ),
+        (
             json!({ "query": "ok", "rerank": "yes" }),
             "rerank: invalid type",
         ),

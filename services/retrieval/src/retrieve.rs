@@ -8,7 +8,7 @@
 use crate::ingest::to_metadata;
 use crate::{ComputePool, RetrievalError, RetrievalState};
 use ragmesh_core::validate_collection;
-use ragmesh_index::{Bm25Stats, Method, SearchHit, SearchRequest, StepTimings};
+use ragmesh_index::{Bm25Stats, FusionMethod, Method, SearchHit, SearchRequest, StepTimings};
 use ragmesh_proto::{
     CollectionInfo, DocumentInfo, EmbedRequest, EmbedResponse, ListCollectionsResponse,
     ListDocumentsRequest, ListDocumentsResponse, RetrieveRequest, RetrieveResponse, ScoredChunk,
@@ -45,6 +45,17 @@ pub(crate) async fn retrieve(
             return Err(RetrievalError::invalid(format!(
                 "unknown method {}",
                 request.method
+            )));
+        }
+    };
+    let fusion = match ragmesh_proto::Fusion::try_from(request.fusion) {
+        Ok(ragmesh_proto::Fusion::Unspecified) => state.fusion,
+        Ok(ragmesh_proto::Fusion::Score) => FusionMethod::Score,
+        Ok(ragmesh_proto::Fusion::Rrf) => FusionMethod::Rrf,
+        Err(_) => {
+            return Err(RetrievalError::invalid(format!(
+                "unknown fusion {}",
+                request.fusion
             )));
         }
     };
@@ -93,6 +104,7 @@ pub(crate) async fn retrieve(
             vector: query_vector,
             k: request.k as usize,
             method,
+            fusion,
             rrf_k: if request.rrf_k == 0 {
                 state.rrf_k
             } else {
@@ -119,6 +131,7 @@ pub(crate) async fn retrieve(
                 vector_leg: chunks(legs.vector),
                 leg_depth: legs.depth as u32,
                 rrf_k: search.rrf_k,
+                fusion: proto_fusion(fusion) as i32,
                 steps,
                 ..RetrieveResponse::default()
             });
@@ -137,10 +150,18 @@ pub(crate) async fn retrieve(
             chunks: results.hits.into_iter().map(scored_chunk).collect(),
             steps,
             rrf_k: search.rrf_k,
+            fusion: proto_fusion(fusion) as i32,
             ..RetrieveResponse::default()
         })
     })
     .await
+}
+
+fn proto_fusion(fusion: FusionMethod) -> ragmesh_proto::Fusion {
+    match fusion {
+        FusionMethod::Score => ragmesh_proto::Fusion::Score,
+        FusionMethod::Rrf => ragmesh_proto::Fusion::Rrf,
+    }
 }
 
 /// `TermStats`: this shard's BM25 counts for the query's analysed terms.

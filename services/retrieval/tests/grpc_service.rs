@@ -8,7 +8,7 @@ use ragmesh_config::Settings;
 use ragmesh_core::{ErrorCode, status_from};
 use ragmesh_proto::retrieval_client::RetrievalClient;
 use ragmesh_proto::{
-    DeleteRequest, Document, EmbedRequest, IngestRequest, ListCollectionsRequest,
+    DeleteRequest, Document, EmbedRequest, Fusion, IngestRequest, ListCollectionsRequest,
     ListDocumentsRequest, Method, RetrieveRequest, ScoredChunk, TermStatsRequest,
 };
 use std::collections::HashMap;
@@ -251,6 +251,11 @@ async fn retrieval_service_over_grpc() {
         .unwrap()
         .into_inner();
     assert!(legs.chunks.is_empty() && legs.leg_depth >= 3 && legs.rrf_k > 0);
+    assert_eq!(
+        legs.fusion(),
+        Fusion::Score,
+        "the configured default is reported"
+    );
     assert!(!legs.bm25_leg.is_empty() && !legs.vector_leg.is_empty());
     let ranks: Vec<Option<u32>> = legs.vector_leg.iter().map(|c| c.vector_rank).collect();
     let expected_ranks: Vec<Option<u32>> = (1..=ranks.len() as u32).map(Some).collect();
@@ -258,6 +263,37 @@ async fn retrieval_service_over_grpc() {
     let bm25 = retrieve(&mut client, retrieve_request(query, Method::Bm25, 3)).await;
     for (fused, leg) in bm25.iter().zip(&legs.bm25_leg) {
         assert_eq!((&fused.id, fused.score), (&leg.id, leg.score));
+    }
+
+    // Hybrid fuses by normalised scores unless RRF is asked for; each answer says which.
+    for (fusion, used) in [
+        (Fusion::Unspecified, Fusion::Score),
+        (Fusion::Score, Fusion::Score),
+        (Fusion::Rrf, Fusion::Rrf),
+    ] {
+        let response = client
+            .retrieve(RetrieveRequest {
+                fusion: fusion as i32,
+                ..retrieve_request(query, Method::Hybrid, 3)
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(response.fusion(), used);
+        assert_eq!(response.chunks[0].source, QUERIES[0].1, "{fusion:?}");
+        let best = &response.chunks[0];
+        match used {
+            // Each leg's best scores 1 there, so the fused best is in 1..=2.
+            Fusion::Score => assert!((1.0..=2.0).contains(&best.score), "{best:?}"),
+            _ => {
+                let rrf: f32 = [best.bm25_rank, best.vector_rank]
+                    .into_iter()
+                    .flatten()
+                    .map(|rank| 1.0 / (60.0 + rank as f32))
+                    .sum();
+                assert!((best.score - rrf).abs() < 1e-6, "{best:?}");
+            }
+        }
     }
     expect_code(
         client
@@ -389,6 +425,10 @@ async fn retrieval_service_over_grpc() {
         retrieve_request("", Method::Hybrid, 5),
         RetrieveRequest {
             method: 9,
+            ..retrieve_request("q", Method::Hybrid, 5)
+        },
+        RetrieveRequest {
+            fusion: 9,
             ..retrieve_request("q", Method::Hybrid, 5)
         },
         RetrieveRequest {

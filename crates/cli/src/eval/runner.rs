@@ -27,6 +27,7 @@ impl EvalMethod {
             EvalMethod::Bm25 => "bm25",
             EvalMethod::Vector => "vector",
             EvalMethod::Hybrid => "hybrid",
+            EvalMethod::HybridRrf => "hybrid-rrf",
             EvalMethod::HybridRerank => "hybrid+rerank",
         }
     }
@@ -34,9 +35,14 @@ impl EvalMethod {
     /// The `method` field of the request.
     fn retrieval(self) -> &'static str {
         match self {
-            EvalMethod::HybridRerank => "hybrid",
+            EvalMethod::HybridRrf | EvalMethod::HybridRerank => "hybrid",
             other => other.label(),
         }
+    }
+
+    /// The `fusion` field of the request (None: the service's default).
+    fn fusion(self) -> Option<&'static str> {
+        (self == EvalMethod::HybridRrf).then_some("rrf")
     }
 
     fn reranks(self) -> bool {
@@ -139,13 +145,17 @@ impl Runner<'_> {
     }
 
     fn request(&self, query: &str, method: EvalMethod, k: u32) -> Value {
-        json!({
+        let mut request = json!({
             "query": query,
             "collection": self.collection,
             "k": k,
             "method": method.retrieval(),
             "rerank": method.reranks(),
-        })
+        });
+        if let Some(fusion) = method.fusion() {
+            request["fusion"] = fusion.into();
+        }
+        request
     }
 
     /// Measures `method` over `queries`; `chunks_per_document` (from the ingest) sizes the

@@ -4,7 +4,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use ragmesh_index::{
-    Collection, DocumentInput, Filters, IndexError, Metadata, Method, SearchHit, SearchRequest,
+    Collection, DocumentInput, Filters, FusionMethod, IndexError, Metadata, Method, SearchHit,
+    SearchRequest,
 };
 
 pub const DIM: usize = 256;
@@ -79,6 +80,7 @@ pub fn search(
         vector: Some(&vector),
         k,
         method,
+        fusion: FusionMethod::default(),
         rrf_k: 60,
         leg_depth_factor: 4,
         filters,
