@@ -115,3 +115,34 @@ pub fn embedding_model_dir(settings: &Settings) -> PathBuf {
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or_else(|| settings.models.dir.join("all-MiniLM-L6-v2"))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_batched_by_length_come_back_in_the_order_given() {
+        let embedder =
+            Embedder::load(&ragmesh_testkit::models_dir().join("all-MiniLM-L6-v2")).unwrap();
+        let texts = [
+            "short",
+            "a much longer text about sourdough starters, their feeding and the oven",
+            "lava",
+            "a medium text about the orbit of moons",
+            "rust borrow checker",
+        ];
+        let batched = embed_by_length(&embedder, &texts, 2).unwrap();
+        assert_eq!(batched.len(), texts.len());
+        for (text, vector) in texts.iter().zip(&batched) {
+            let alone = embedder.embed(&[text]).unwrap().remove(0);
+            let diff = alone
+                .iter()
+                .zip(vector)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(diff < 1e-4, "{text:?}: max difference {diff}");
+        }
+        assert!(embed_by_length(&embedder, &[], 2).unwrap().is_empty());
+    }
+}
