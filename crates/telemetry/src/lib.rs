@@ -1,8 +1,9 @@
 //! Process-wide telemetry shared by every ragmesh binary, set up in one place:
 //!
 //! 1. [`init_logging`] installs the `tracing` subscriber first (JSON lines for Loki with
-//!    service, instance, trace and span ids, or human lines for a terminal), with a filter
-//!    that [`set_log_level`] changes at run time;
+//!    service, instance, trace and span ids, written in batches by one thread and flushed by
+//!    [`flush_logs`] at exit, or human lines for a terminal), with a filter that
+//!    [`set_log_level`] changes at run time;
 //! 2. [`metrics_handle`] installs the Prometheus recorder (per-quantity histogram buckets);
 //!    [`RequestMetricsLayer`] meters every HTTP route and gRPC method of a server, and opens
 //!    the gRPC server span carrying the caller's trace context;
@@ -21,6 +22,7 @@
 
 mod admin_listener;
 mod json_lines;
+mod line_batcher;
 mod logging;
 mod metrics_recorder;
 mod otlp;
@@ -32,6 +34,7 @@ mod trace_context;
 
 pub use admin_listener::{LogLevelBody, admin_router, spawn_admin_listener};
 pub use json_lines::JsonLines;
+pub use line_batcher::{BatchedStdout, flush_logs};
 pub use logging::{init_logging, log_level, set_log_level};
 pub use metrics_recorder::{metrics_handle, register_service, render_metrics};
 pub use otlp::{shutdown_tracing, tracing_enabled};

@@ -3,12 +3,13 @@
 //! `PUT /api/admin/log-level`, each backend's admin listener `PUT /log-level`).
 //!
 //! The level comes from `RUST_LOG` when set, else `telemetry.log_level`. Output is JSON lines
-//! on stdout ([`crate::json_lines`]) or, for a terminal, compact human lines on stderr.
+//! on stdout ([`crate::json_lines`], written in batches by [`crate::line_batcher`]) or, for a terminal, compact human lines on stderr.
 //! With `telemetry.otlp_endpoint` set, the OTel layer of [`crate::otlp`] sits between the
 //! filter and the formatter, so the spans the level lets through are also exported.
 
 use crate::TelemetryError;
 use crate::json_lines::JsonLines;
+use crate::line_batcher::BatchedStdout;
 use ragmesh_config::{LogFormat, TelemetrySettings};
 use std::sync::{Mutex, OnceLock};
 use tracing_subscriber::{EnvFilter, Registry, fmt, prelude::*, reload};
@@ -47,7 +48,7 @@ pub fn init_logging(
             .with(JsonLines::new(
                 service,
                 instance_name(settings),
-                std::io::stdout,
+                BatchedStdout,
             ))
             .try_init(),
         LogFormat::Pretty => registry

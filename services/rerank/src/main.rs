@@ -5,6 +5,13 @@ use anyhow::Context;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let result = serve().await;
+    // Log lines still waiting for the log writer thread go out before the process ends.
+    ragmesh_telemetry::flush_logs();
+    result
+}
+
+async fn serve() -> anyhow::Result<()> {
     let settings =
         ragmesh_config::Settings::load(ragmesh_config::config_path_from_args().as_deref())?;
     ragmesh_telemetry::init_logging(&settings.telemetry, "rerank")?;
