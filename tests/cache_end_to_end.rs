@@ -98,10 +98,27 @@ async fn ask(base: &str, query: &str, extra: Value) -> Value {
     // only that state is waited for, every other failure fails the test at once.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (status, answer) = post(base, "/api/query", &body).await;
+        let response = common::client()
+            .post(format!("{base}/api/query"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let cache_status = response
+            .headers()
+            .get("cache-status")
+            .map(|v| v.to_str().unwrap().to_string());
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
         let loading = status == 503 && answer.to_string().contains("still loading");
         if !loading || Instant::now() >= deadline {
             assert_eq!(status, 200, "query {query:?} on {base} failed: {answer}");
+            // The Cache-Status header (RFC 9211) says what the body's `cache` says.
+            let expected = match cache_of(&answer) {
+                (true, Some(tier), Some(kind)) => format!("ragmesh; hit; detail={tier}-{kind}"),
+                _ => "ragmesh; fwd=uri-miss".to_string(),
+            };
+            assert_eq!(cache_status.as_deref(), Some(expected.as_str()), "{answer}");
             return answer;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

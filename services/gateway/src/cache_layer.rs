@@ -166,6 +166,12 @@ fn hit_or_miss(
 }
 
 impl Miss {
+    /// Its `Cache-Status` header: a miss, or a bypass when the cache was not consulted.
+    pub fn cache_status(&self) -> http::HeaderValue {
+        let miss = CacheInfo::miss();
+        crate::cache_status::header_value(self.namespace.as_ref().map(|_| &miss))
+    }
+
     /// Marks `response` as a miss and stores it when it is a complete answer of the model.
     pub async fn store(
         &self,
@@ -209,7 +215,8 @@ impl Miss {
 /// What `/api/query` sends: a fresh answer, or a cached one already encoded.
 pub enum Answer {
     Fresh(Box<QueryResponse>),
-    Cached(Bytes),
+    /// The encoded answer and its `Cache-Status` header.
+    Cached(Bytes, http::HeaderValue),
 }
 
 /// `/api/query`: a hit, or the pipeline's answer (stored when complete).
@@ -221,9 +228,10 @@ pub async fn answer(
     let mut profile = Profile::start();
     let miss = match lookup(state, plan, ctx, &mut profile).await? {
         Lookup::Hit(replay) => {
+            let status = crate::cache_status::header_value(Some(replay.cache()));
             return replay
                 .json_body()
-                .map(Answer::Cached)
+                .map(|body| Answer::Cached(body, status))
                 .map_err(|e| GatewayError::Encode(format!("cached answer: {e}")));
         }
         Lookup::Miss(miss) => miss,

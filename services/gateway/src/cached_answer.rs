@@ -78,6 +78,11 @@ impl Replay {
 
     /// The `/api/query` body: the same JSON object the fresh answer had, with this request's
     /// `cache`, `profile` and `trace_id`.
+    /// How the cache answered this request.
+    pub fn cache(&self) -> &CacheInfo {
+        &self.cache
+    }
+
     pub fn json_body(&self) -> Result<Bytes, serde_json::Error> {
         let mut body = Vec::with_capacity(self.head.len() + 512);
         body.extend_from_slice(self.head.as_bytes());

@@ -7,6 +7,7 @@
 
 pub mod backends;
 pub mod cache_layer;
+pub mod cache_status;
 pub mod cached_answer;
 pub mod citations;
 pub mod errors;

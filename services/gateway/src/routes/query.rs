@@ -2,6 +2,7 @@
 //! `POST /api/retrieve` (sources only, never cached, up to 1000 of them): validate, then run the shared pipeline.
 
 use crate::cache_layer::Answer;
+use crate::cache_status;
 use crate::errors::GatewayError;
 use crate::extract::ApiJson;
 use crate::request_context::RequestContext;
@@ -11,7 +12,7 @@ use crate::validate::{QueryRequest, query_plan, retrieve_plan};
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use http::header;
+use http::{HeaderValue, header};
 
 pub async fn answer(
     State(state): State<AppState>,
@@ -21,11 +22,19 @@ pub async fn answer(
     let plan = query_plan(request, &state.settings, &state.generators)?;
     tokio::select! {
         answer = crate::cache_layer::answer(&state, &plan, &ctx) => Ok(match answer? {
-            Answer::Fresh(response) => Json(response).into_response(),
-            // Already JSON (see `cached_answer`): sent as is.
-            Answer::Cached(body) => {
-                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            Answer::Fresh(response) => {
+                let status = cache_status::header_value(response.cache.as_ref());
+                ([(cache_status::CACHE_STATUS, status)], Json(response)).into_response()
             }
+            // Already JSON (see `cached_answer`): sent as is.
+            Answer::Cached(body, status) => (
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                    (cache_status::CACHE_STATUS, status),
+                ],
+                body,
+            )
+                .into_response(),
         }),
         _ = state.shutdown.cancelled() => Err(GatewayError::ShuttingDown),
     }

@@ -40,7 +40,12 @@ pub async fn answer_stream(
             let events = replay
                 .events()
                 .map_err(|e| GatewayError::Encode(format!("cached answer does not replay: {e}")))?;
-            return Ok(sse::response(events));
+            let mut response = sse::response(events);
+            response.headers_mut().insert(
+                crate::cache_status::CACHE_STATUS,
+                crate::cache_status::header_value(Some(replay.cache())),
+            );
+            return Ok(response);
         }
         cache_layer::Lookup::Miss(miss) => miss,
     };
@@ -58,9 +63,14 @@ pub async fn answer_stream(
                 .await?,
         )
     };
+    let cache_status = miss.cache_status();
     let events = AnswerEvents::new(found, generation, profile, ctx, state.shutdown.clone())
         .storing_into(state.cache.clone(), miss);
-    Ok(sse::response(events.into_body()))
+    let mut response = sse::response(events.into_body());
+    response
+        .headers_mut()
+        .insert(crate::cache_status::CACHE_STATUS, cache_status);
+    Ok(response)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
