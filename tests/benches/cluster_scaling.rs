@@ -49,17 +49,16 @@ fn bin() -> &'static Path {
     })
 }
 
-fn row(pass: &str, (samples, wall): &(Vec<f64>, Duration)) -> (String, f64) {
+/// A pass as a table row: requests, p50, p99, requests/s.
+fn row(pass: &str, pass_samples: &(Vec<f64>, Duration)) -> String {
+    let samples = &pass_samples.0;
     let p = |q| percentile(samples, q).map_or("-".into(), |v| format!("{v:.2}"));
-    let rate = samples.len() as f64 / wall.as_secs_f64();
-    (
-        format!(
-            "| {pass} | {} | {} | {} | {rate:.0} |",
-            samples.len(),
-            p(50.0),
-            p(99.0)
-        ),
-        rate,
+    format!(
+        "| {pass} | {} | {} | {} | {:.0} |",
+        samples.len(),
+        p(50.0),
+        p(99.0),
+        rate(pass_samples)
     )
 }
 
@@ -242,10 +241,9 @@ fn main() -> BenchResult<()> {
         hits,
         clients,
     ))?;
-    rows.push(row("trivial axum handler, direct", &trivial_direct).0);
+    rows.push(row("trivial axum handler, direct", &trivial_direct));
 
     let mut rounds: Vec<Round> = Vec::new();
-    let mut rates = Vec::new();
     for gateways in 1..=3 {
         let cluster = cluster(gateways);
         let entry = cluster.entry_url.clone();
@@ -269,7 +267,7 @@ fn main() -> BenchResult<()> {
                 .ok();
             if gateways > 1 {
                 let through = hit_pass(&url, &query(), "exact", hits, clients).await?;
-                return BenchResult::Ok((None, through));
+                return BenchResult::Ok((None, Some(through)));
             }
             let direct = hit_pass(&direct_url, &query(), "exact", hits, clients).await?;
             let hit_bytes = client
@@ -293,30 +291,23 @@ fn main() -> BenchResult<()> {
                     same_bytes,
                 });
             }
-            let last = rounds.last().map(|r| r.hit.clone()).unwrap_or_default();
-            BenchResult::Ok((Some(direct), last))
+            // With one gateway, the cache-hit row is the first round's pass.
+            BenchResult::Ok((Some(direct), None))
         })?;
         if let (Some(direct), Some(first)) = (&direct, rounds.first()) {
-            rows.push(row("trivial axum handler through the LB", &first.trivial).0);
-            rows.push(
-                row(
-                    "trivial axum handler through the LB, answering the cache hit's bytes",
-                    &first.same_bytes,
-                )
-                .0,
-            );
-            rows.push(row("cache hit, straight to one gateway", direct).0);
+            rows.push(row("trivial axum handler through the LB", &first.trivial));
+            rows.push(row(
+                "trivial axum handler through the LB, answering the cache hit's bytes",
+                &first.same_bytes,
+            ));
+            rows.push(row("cache hit, straight to one gateway", direct));
         }
-        let (line, rate) = row(
-            &format!("cache hit through the LB, {gateways} gateway(s)"),
-            if gateways == 1 {
-                rounds.first().map_or(&through, |r| &r.hit)
-            } else {
-                &through
-            },
-        );
-        rows.push(line);
-        rates.push(rate);
+        if let Some(through) = through.as_ref().or(rounds.first().map(|r| &r.hit)) {
+            rows.push(row(
+                &format!("cache hit through the LB, {gateways} gateway(s)"),
+                through,
+            ));
+        }
         drop(cluster);
     }
     drop(lb);

@@ -1,6 +1,7 @@
 //! Log lines leave the process in batches, off the request path. Writing each JSON line to
-//! stdout was one `write` system call per request; on a cached answer that call and the
-//! wake-ups around it were a fifth of the gateway's CPU time (docs/benchmarks.md). Here a
+//! stdout was one `write` system call per request, on the request's own thread; together with
+//! taking ids from a userspace RNG, batching cut up to ~15 % of the gateway's CPU per cached
+//! answer (docs/benchmarks.md, "Gateway CPU per cache hit"). Here a
 //! line is appended to a shared buffer, and one writer thread, woken by the first line into an
 //! empty buffer, waits [`BATCH_WINDOW`] for more and writes them all with one call.
 //!
