@@ -1,43 +1,43 @@
 //! The HTTP gateway: ragmesh's public API. It validates every request before any backend is
-//! called, orchestrates retrieval, reranking and generation over gRPC (see [`pipeline`]),
-//! keeps citations honest, profiles each query step by step, and turns every failure into a
-//! typed JSON error — a backend that is down is a 503 naming it, never a made-up answer.
+//! called, orchestrates retrieval, reranking and generation over gRPC (see
+//! [`query::pipeline`]), keeps citations honest, profiles each query step by step, and turns
+//! every failure into a typed JSON error — a backend that is down is a 503 naming it, never a
+//! made-up answer.
+//!
+//! - [`api`]: the HTTP API — router, one file per resource, request and response shapes,
+//!   extractors, SSE framing, how an error goes out;
+//! - [`query`]: a query — its plan, the pipeline (retrieve, rerank, generate), the answer
+//!   stream, citations, the profile and its window, query expansion;
+//! - [`answer_cache`]: the semantic answer cache in front of the pipeline;
+//! - [`backends`]: the clients of retrieval (the cluster of `ragmesh_retrieval_client`),
+//!   rerank and generation, their health and breakers;
+//! - [`error`], [`request_context`], [`state`]: what every room shares.
 //!
 //! Routes and shapes are described in `API.md` next to this crate's `Cargo.toml`.
 
+pub mod answer_cache;
+pub mod api;
 pub mod backends;
-pub mod cache_layer;
-pub mod cache_status;
-pub mod cached_answer;
-pub mod citations;
-pub mod errors;
-pub mod extract;
-pub mod generation;
-pub mod generator_choice;
-pub mod handoff_store;
-pub mod instruct;
-pub mod multihop;
-pub mod pipeline;
-pub mod profile;
-pub mod profile_window;
-pub mod query_rewrite;
-pub mod rank_fusion;
-pub mod replication;
+pub mod error;
+pub mod query;
 pub mod request_context;
-pub mod responses;
-pub mod retrieval_shards;
-mod routes;
-pub mod shard_map;
-pub mod shard_merge;
-pub mod shard_scatter;
-pub mod shard_writes;
-pub mod sse;
 pub mod state;
-pub mod validate;
 
-pub use errors::GatewayError;
-pub use routes::router;
+pub use api::router;
+pub use error::GatewayError;
 pub use state::AppState;
+
+/// Where `owner_shard` lived before the retrieval cluster client became its own crate; it is
+/// `ragmesh_retrieval_client::owner_shard` now.
+pub mod shard_map {
+    pub use ragmesh_retrieval_client::shard_map::{owner_shard, parse_shards};
+}
+
+/// Where the `Cache-Status` header lived before the gateway was split into rooms; it is
+/// [`crate::answer_cache::cache_status`] now.
+pub mod cache_status {
+    pub use crate::answer_cache::cache_status::{CACHE_STATUS, header_value};
+}
 
 use ragmesh_config::Settings;
 use tokio::net::TcpListener;

@@ -1,23 +1,20 @@
-//! Per-request identity and bookkeeping, applied to every route in one middleware: the
-//! `X-Request-ID` (kept when the client sent a sane one), the W3C trace context (from
-//! `traceparent` or a new trace), a log span carrying both, and the security headers. The trace
-//! context travels on to the backends as gRPC metadata (`traceparent`, the gateway's span as
-//! parent) so one query can be followed across services. Request counts and durations are
-//! recorded by `ragmesh_telemetry::RequestMetricsLayer` (see `routes`).
+//! Per-request identity: the `X-Request-ID` (kept when the client sent a sane one) and the
+//! W3C trace context (from `traceparent` or a new trace), made once per request by the
+//! middleware in `crate::api::tracking`. The trace context travels on to the backends as
+//! gRPC metadata (`traceparent`, the gateway's span as parent) so one query can be followed
+//! across services: a [`RequestContext`] is the [`CallContext`] of every backend call.
 //!
 //! With trace export on, the `http` span is the gateway's OTel server span: its ids are the
 //! request's ids (so the response's `trace_id` finds the exported trace), and each backend
 //! call names the innermost entered span (a step span such as `retrieve`) as its parent.
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
-use http::{HeaderMap, HeaderValue, header};
+use http::HeaderMap;
+use ragmesh_retrieval_client::CallContext;
 use ragmesh_telemetry::TraceContext;
-use std::time::{Duration, Instant};
-use tracing::Instrument;
+use std::time::Duration;
+use tonic::metadata::MetadataMap;
 
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub use ragmesh_retrieval_client::call::REQUEST_ID_HEADER;
 /// Longest client-supplied request id that is kept; longer or odd ones are replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
@@ -56,8 +53,12 @@ impl RequestContext {
     /// A gRPC request carrying `message`, the deadline, this request's id and a
     /// `traceparent` naming the gateway's span as the parent.
     pub fn grpc_request<T>(&self, message: T, timeout: Duration) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request.set_timeout(timeout);
+        ragmesh_retrieval_client::grpc_request(self, message, timeout)
+    }
+}
+
+impl CallContext for RequestContext {
+    fn stamp(&self, metadata: &mut MetadataMap) {
         // The innermost span of this request on this task (a step), else the request's span.
         let (parent, flags) = match TraceContext::current().filter(|c| c.trace_id == self.trace_id)
         {
@@ -65,14 +66,12 @@ impl RequestContext {
             None => (self.span_id.clone(), "01"),
         };
         let traceparent = format!("00-{}-{parent}-{flags}", self.trace_id);
-        let metadata = request.metadata_mut();
         if let Ok(value) = traceparent.parse() {
             metadata.insert(ragmesh_telemetry::TRACEPARENT, value);
         }
         if let Ok(value) = self.request_id.parse() {
             metadata.insert(REQUEST_ID_HEADER, value);
         }
-        request
     }
 }
 
@@ -80,57 +79,11 @@ fn is_sane_request_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// The middleware: context in, headers and metrics out, everything inside a span with the ids.
-pub async fn track(mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().to_string();
-    let span = tracing::info_span!(
-        "http",
-        service = "gateway",
-        otel.name = %format!("{method} {route}"),
-        otel.kind = "server",
-        trace_id = tracing::field::Empty,
-        span_id = tracing::field::Empty,
-        request_id = tracing::field::Empty,
-        method = %method,
-        route = %route,
-    );
-    let ctx = RequestContext::start(request.headers(), &span);
-    span.record("trace_id", ctx.trace_id.as_str());
-    span.record("span_id", ctx.span_id.as_str());
-    span.record("request_id", ctx.request_id.as_str());
-    request.extensions_mut().insert(ctx.clone());
-    let mut response = next.run(request).instrument(span.clone()).await;
-
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    span.in_scope(|| tracing::info!(status, ms = elapsed.as_secs_f64() * 1e3, "request"));
-
-    let headers = response.headers_mut();
-    if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
-        headers.insert(REQUEST_ID_HEADER, id);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn the_clients_trace_is_kept_and_backend_calls_name_the_gateway_span() {

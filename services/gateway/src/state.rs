@@ -3,9 +3,9 @@
 //! when the server stops (once its drain grace has passed).
 
 use crate::backends::Backends;
-use crate::errors::GatewayError;
-use crate::generator_choice::GeneratorCatalog;
-use crate::pipeline::Pipeline;
+use crate::error::GatewayError;
+use crate::query::generator_choice::GeneratorCatalog;
+use crate::query::pipeline::Pipeline;
 use ragmesh_cache::SemanticCache;
 use ragmesh_config::{GatewaySettings, Settings};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 pub struct AppState {
     pub settings: Arc<GatewaySettings>,
     pub pipeline: Pipeline,
-    /// The semantic answer cache (see `cache_layer`).
+    /// The semantic answer cache (see `crate::answer_cache`).
     pub cache: SemanticCache,
     /// Cancelled when the answers still running must end (shutdown grace over).
     pub shutdown: CancellationToken,
