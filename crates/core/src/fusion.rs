@@ -15,6 +15,8 @@
 //!     cosine need no common scale.
 //!
 //!   Either way ties are broken by ascending id, so the same legs always give the same order;
+//! - [`reciprocal_rank_fusion_of_lists`]: the same reciprocal rank fusion over any number of
+//!   ranked lists (the gateway fuses one list per query variant or sub-question with it);
 //! - [`single_leg`]: one leg in the fused shape (its score stays the leg's own).
 
 use serde::{Deserialize, Serialize};
@@ -93,10 +95,35 @@ pub fn reciprocal_rank_fusion<I: Copy + Eq + Hash + Ord>(
     vector: &[(I, f32)],
     rrf_k: u32,
 ) -> Vec<FusedHit<I>> {
-    let rrf_k = f64::from(rrf_k);
     combine(bm25, vector, |_| {
-        move |rank: u32, _score: f32| 1.0 / (rrf_k + f64::from(rank))
+        move |rank: u32, _score: f32| rrf_gain(rrf_k, rank)
     })
+}
+
+/// What rank `rank` (from 1) of a list adds to a chunk's reciprocal rank fusion score.
+fn rrf_gain(rrf_k: u32, rank: u32) -> f64 {
+    1.0 / (f64::from(rrf_k) + f64::from(rank))
+}
+
+/// Reciprocal rank fusion of any number of ranked lists of ids (each best first):
+/// `Σ 1 / (rrf_k + rank)` over the lists an id is in, best first, ties by ascending id. A list
+/// names an id once; should it repeat, its best rank counts.
+pub fn reciprocal_rank_fusion_of_lists<I: Copy + Eq + Hash + Ord>(
+    lists: &[Vec<I>],
+    rrf_k: u32,
+) -> Vec<(I, f64)> {
+    let mut scores: HashMap<I, f64> = HashMap::new();
+    for list in lists {
+        let mut seen = std::collections::HashSet::with_capacity(list.len());
+        for (i, &id) in list.iter().enumerate() {
+            if seen.insert(id) {
+                *scores.entry(id).or_insert(0.0) += rrf_gain(rrf_k, i as u32 + 1);
+            }
+        }
+    }
+    let mut fused: Vec<(I, f64)> = scores.into_iter().collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    fused
 }
 
 /// Score fusion: `Σ (score − min) / (max − min)` over the legs a chunk is in, min and max
@@ -289,6 +316,27 @@ mod tests {
         assert_eq!(FusionMethod::parse(" RRF "), Some(FusionMethod::Rrf));
         assert_eq!(FusionMethod::parse("combsum"), None);
         assert_eq!(FusionMethod::default(), FusionMethod::Score);
+    }
+
+    #[test]
+    fn any_number_of_lists_fuse_by_reciprocal_rank() {
+        let lists = vec![vec![1u64, 2, 3], vec![3, 4], vec![4, 3]];
+        let fused = reciprocal_rank_fusion_of_lists(&lists, 60);
+        let order: Vec<u64> = fused.iter().map(|(id, _)| *id).collect();
+        assert_eq!(order, [3, 4, 1, 2]);
+        assert!((fused[0].1 - (1.0 / 63.0 + 1.0 / 61.0 + 1.0 / 62.0)).abs() < 1e-12);
+        // Two lists are what the two-leg fusion fuses: the same scores.
+        let two = reciprocal_rank_fusion_of_lists(&[vec![1u64, 2, 3], vec![3, 1, 4]], 60);
+        let legs = reciprocal_rank_fusion(&leg(&[1, 2, 3]), &leg(&[3, 1, 4]), 60);
+        assert_eq!(
+            two,
+            legs.iter().map(|h| (h.id, h.score)).collect::<Vec<_>>()
+        );
+        // The constant matters: a small k favours the top of one list over the middle of two.
+        let lists = vec![vec![1u64, 5, 6, 2], vec![7, 8, 9, 2]];
+        let top = |k| reciprocal_rank_fusion_of_lists(&lists, k)[0].0;
+        assert_eq!((top(1), top(60)), (1, 2));
+        assert!(reciprocal_rank_fusion_of_lists::<u64>(&[], 60).is_empty());
     }
 
     #[test]

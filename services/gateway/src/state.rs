@@ -31,7 +31,7 @@ impl AppState {
         ragmesh_telemetry::register_service("gateway");
         Ok(AppState {
             settings: Arc::new(settings.gateway.clone()),
-            pipeline: Pipeline::new(Backends::connect(settings)?),
+            pipeline: Pipeline::new(Backends::connect(settings)?, settings.retrieval.rrf_k),
             cache: SemanticCache::new(&settings.cache)
                 .map_err(|e| GatewayError::InvalidArgument(e.to_string()))?,
             shutdown: CancellationToken::new(),

@@ -22,7 +22,6 @@ use crate::backends::backend::Backend;
 use crate::error::GatewayError;
 use crate::query::answer_stream::{AnswerStream, GenerationEvent, GenerationSummary};
 use crate::query::citations::{clean_citations, clean_citations_sent};
-use crate::query::expand::rank_fusion::DEFAULT_RRF_K;
 use crate::query::expand::{ExpansionCalls, multihop, rewrite};
 use crate::query::instruct::instructed_text;
 use crate::query::plan::{Expansion, QueryPlan};
@@ -54,11 +53,15 @@ pub struct Found {
 #[derive(Clone)]
 pub struct Pipeline {
     backends: Backends,
+    /// The RRF constant query expansion fuses with when the query gives none: the retrieval
+    /// service's configured `retrieval.rrf_k`.
+    rrf_k: u32,
 }
 
 impl Pipeline {
-    pub fn new(backends: Backends) -> Pipeline {
-        Pipeline { backends }
+    /// `rrf_k`: the configured `retrieval.rrf_k`.
+    pub fn new(backends: Backends, rrf_k: u32) -> Pipeline {
+        Pipeline { backends, rrf_k }
     }
 
     pub fn backends(&self) -> &Backends {
@@ -91,7 +94,7 @@ impl Pipeline {
             plan,
             ctx,
         };
-        let rrf_k = plan.rrf_k.unwrap_or(DEFAULT_RRF_K);
+        let rrf_k = self.expansion_rrf_k(plan);
         let (candidates, expansion) = match plan.expansion {
             None => (self.retrieve(plan, query_vector, ctx, profile).await?, None),
             Some(Expansion::Rewrite { n }) => {
@@ -123,6 +126,12 @@ impl Pipeline {
             reranker: Some(reranker),
             expansion,
         })
+    }
+
+    /// The RRF constant the lists of query expansion are fused with: the query's, else the
+    /// configured one (as the retrieval service fuses its legs).
+    fn expansion_rrf_k(&self, plan: &QueryPlan) -> u32 {
+        plan.rrf_k.unwrap_or(self.rrf_k)
     }
 
     /// One retrieval call for `query` with the plan's collection, method and filters, for
@@ -440,6 +449,28 @@ fn number_sources(chosen: Vec<(ScoredChunk, Option<f32>)>, collection: &str) -> 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn expansion_fuses_with_the_configured_rrf_k_unless_the_query_gives_one() {
+        let mut settings = ragmesh_config::Settings::default();
+        settings.retrieval.rrf_k = 7;
+        let pipeline = Pipeline::new(
+            Backends::connect(&settings).unwrap(),
+            settings.retrieval.rrf_k,
+        );
+        let plan = |body: serde_json::Value| {
+            crate::query::plan::query_plan(
+                serde_json::from_value(body).unwrap(),
+                &settings.gateway,
+                &crate::query::generator_choice::GeneratorCatalog::default(),
+            )
+            .unwrap()
+        };
+        let rewrite = serde_json::json!({ "query": "q", "rewrite": { "n": 1 } });
+        assert_eq!(pipeline.expansion_rrf_k(&plan(rewrite)), 7);
+        let asked = serde_json::json!({ "query": "q", "rrf_k": 3, "multihop": {} });
+        assert_eq!(pipeline.expansion_rrf_k(&plan(asked)), 3);
+    }
 
     fn chunk(source: &str) -> ScoredChunk {
         ScoredChunk {

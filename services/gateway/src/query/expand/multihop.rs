@@ -11,8 +11,7 @@
 use crate::api::responses::ExpansionReport;
 use crate::error::GatewayError;
 use crate::query::expand::questions::question_lines;
-use crate::query::expand::rank_fusion::fuse;
-use crate::query::expand::{ExpansionCalls, retrieve_all};
+use crate::query::expand::{ExpansionCalls, fuse, retrieve_all};
 use crate::query::profile::Profile;
 use ragmesh_proto::v1::{Context, ScoredChunk};
 use std::time::{Duration, Instant};

@@ -7,8 +7,7 @@
 use crate::api::responses::ExpansionReport;
 use crate::error::GatewayError;
 use crate::query::expand::questions::question_lines;
-use crate::query::expand::rank_fusion::fuse;
-use crate::query::expand::{ExpansionCalls, retrieve_all};
+use crate::query::expand::{ExpansionCalls, fuse, retrieve_all};
 use crate::query::profile::Profile;
 use ragmesh_proto::v1::ScoredChunk;
 use std::time::Instant;
@@ -42,4 +41,53 @@ pub async fn search(
     profile.record_duration("retrieve", elapsed);
     let fused = fuse(lists, rrf_k);
     Ok((fused, ExpansionReport::Rewrite { variants }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::query::expand::tests::{chunk, ids};
+
+    /// A generator that rewords the question once, and a retrieval whose lists put `a` on top
+    /// of the question's list and `b` fourth in both lists.
+    struct Fake;
+
+    impl ExpansionCalls for Fake {
+        async fn retrieve(&self, query: &str) -> Result<Vec<ScoredChunk>, GatewayError> {
+            let names = if query == "Where is Quenby?" {
+                ["a", "x1", "x2", "b"]
+            } else {
+                ["y1", "y2", "y3", "b"]
+            };
+            Ok(names.into_iter().map(chunk).collect())
+        }
+
+        async fn instructed_text(
+            &self,
+            _instruction: &str,
+            _user: &str,
+            _contexts: Vec<ragmesh_proto::v1::Context>,
+        ) -> Result<String, GatewayError> {
+            Ok("1. In which county is Quenby?".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_rrf_constant_given_is_the_one_the_variants_are_fused_with() {
+        let fused = |rrf_k| async move {
+            let mut profile = Profile::start();
+            search(&Fake, "Where is Quenby?", 1, rrf_k, &mut profile)
+                .await
+                .unwrap()
+                .0
+        };
+        // k = 1: the top of one list (1/2) ties with the top of the other and beats the
+        // fourth of both (2/5); k = 60: being in both lists wins (2/64 > 1/61).
+        let small = fused(1).await;
+        assert_eq!(ids(&small)[..3], ["a", "y1", "b"]);
+        let large = fused(60).await;
+        assert_eq!(ids(&large)[..3], ["b", "a", "y1"]);
+        assert!((f64::from(large[0].score) - 2.0 / 64.0).abs() < 1e-6);
+    }
 }
