@@ -3,7 +3,9 @@
 
 use crate::api::extract::ApiJson;
 use crate::error::GatewayError;
-use crate::query::profile_window::{self, ProfileStats};
+use crate::query::profile_window::ProfileStats;
+use crate::state::AppState;
+use axum::extract::State;
 use ragmesh_telemetry::LogLevelBody;
 use serde_json::{Value, json};
 
@@ -21,7 +23,7 @@ pub async fn put_log_level(
     Ok(axum::Json(json!({ "level": level })))
 }
 
-/// `GET /api/profile/stats`.
-pub async fn profile_stats() -> axum::Json<ProfileStats> {
-    axum::Json(profile_window::window().stats())
+/// `GET /api/profile/stats`: this gateway's window of recent query profiles.
+pub async fn profile_stats(State(state): State<AppState>) -> axum::Json<ProfileStats> {
+    axum::Json(state.pipeline.profile_window().stats())
 }

@@ -14,6 +14,7 @@ use crate::query::answer_stream::{AnswerStream, GenerationEvent};
 use crate::query::pipeline::{Found, NOTHING_FOUND_ANSWER, complete};
 use crate::query::plan::{QueryRequest, query_plan};
 use crate::query::profile::Profile;
+use crate::query::profile_window::ProfileWindow;
 use crate::request_context::RequestContext;
 use crate::state::AppState;
 use axum::extract::{Extension, State};
@@ -22,6 +23,7 @@ use bytes::Bytes;
 use futures::Stream;
 use ragmesh_core::Classify;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +67,7 @@ pub async fn answer_stream(
     };
     let cache_status = miss.cache_status();
     let events = AnswerEvents::new(found, generation, profile, ctx, state.shutdown.clone())
+        .recording_into(Arc::clone(state.pipeline.profile_window()))
         .storing_into(state.cache.clone(), miss);
     let mut response = sse::response(events.into_body());
     response.headers_mut().insert(
@@ -94,6 +97,8 @@ pub struct AnswerEvents {
     /// The model's tokens as sent, and where to store the answer once it is complete.
     tokens: Vec<String>,
     store: Option<(ragmesh_cache::SemanticCache, Miss)>,
+    /// Where the finished answer's profile goes (`/api/profile/stats`).
+    profiles: Option<Arc<ProfileWindow>>,
 }
 
 impl AnswerEvents {
@@ -101,6 +106,12 @@ impl AnswerEvents {
     /// is sent, so the next request on any gateway can hit it).
     pub fn storing_into(mut self, cache: ragmesh_cache::SemanticCache, miss: Miss) -> Self {
         self.store = Some((cache, miss));
+        self
+    }
+
+    /// Records the finished answer's profile in `window`.
+    pub fn recording_into(mut self, window: Arc<ProfileWindow>) -> Self {
+        self.profiles = Some(window);
         self
     }
 
@@ -121,6 +132,7 @@ impl AnswerEvents {
             shutdown,
             tokens: Vec::new(),
             store: None,
+            profiles: None,
         }
     }
 
@@ -191,13 +203,11 @@ impl AnswerEvents {
             Ok(summary) => {
                 let profile = self.profile.take().unwrap_or_else(Profile::start);
                 let found = std::mem::take(&mut self.found);
-                SseEvent::Done(Box::new(complete(
-                    &self.raw_answer,
-                    found,
-                    summary,
-                    profile,
-                    &self.ctx,
-                )))
+                let response = complete(&self.raw_answer, found, summary, profile, &self.ctx);
+                if let Some(window) = &self.profiles {
+                    window.record(&response.profile);
+                }
+                SseEvent::Done(Box::new(response))
             }
             Err(e) => {
                 tracing::warn!(trace_id = %self.ctx.trace_id, error = %e, "answer stream failed");
@@ -289,6 +299,29 @@ mod tests {
             done.generation.as_ref().map(|g| g.finish_reason.as_str()),
             Some("stop")
         );
+    }
+
+    #[tokio::test]
+    async fn a_finished_answer_is_recorded_in_the_profile_window() {
+        let window = Arc::new(ProfileWindow::default());
+        let found = Found {
+            sources: vec![source(1)],
+            reranker: None,
+            expansion: None,
+        };
+        let generation = stream_of(vec![token("Yes [1]"), done()]);
+        let events = AnswerEvents::new(
+            found,
+            Some(generation),
+            Profile::start(),
+            ctx(),
+            CancellationToken::new(),
+        )
+        .recording_into(Arc::clone(&window));
+        all_events(events).await;
+        let stats = window.stats();
+        assert_eq!(stats.queries, 1);
+        assert_eq!(stats.dominant_step.as_deref(), Some("generate"));
     }
 
     #[tokio::test]

@@ -26,6 +26,7 @@ use crate::query::expand::{ExpansionCalls, multihop, rewrite};
 use crate::query::instruct::instructed_text;
 use crate::query::plan::{Expansion, QueryPlan};
 use crate::query::profile::Profile;
+use crate::query::profile_window::ProfileWindow;
 use crate::request_context::RequestContext;
 use futures::StreamExt;
 use ragmesh_core::fusion::FusionMethod;
@@ -34,6 +35,7 @@ use ragmesh_proto::v1::{
 };
 use ragmesh_retrieval_client::ServiceError;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -56,12 +58,23 @@ pub struct Pipeline {
     /// The RRF constant query expansion fuses with when the query gives none: the retrieval
     /// service's configured `retrieval.rrf_k`.
     rrf_k: u32,
+    /// Every finished query's profile, for `/api/profile/stats`.
+    profiles: Arc<ProfileWindow>,
 }
 
 impl Pipeline {
     /// `rrf_k`: the configured `retrieval.rrf_k`.
     pub fn new(backends: Backends, rrf_k: u32) -> Pipeline {
-        Pipeline { backends, rrf_k }
+        Pipeline {
+            backends,
+            rrf_k,
+            profiles: Arc::default(),
+        }
+    }
+
+    /// The recent queries' profiles (this gateway's window).
+    pub fn profile_window(&self) -> &Arc<ProfileWindow> {
+        &self.profiles
     }
 
     pub fn backends(&self) -> &Backends {
@@ -257,6 +270,7 @@ impl Pipeline {
             .await?;
         if found.sources.is_empty() {
             let response = complete(NOTHING_FOUND_ANSWER, found, None, profile, ctx);
+            self.profiles.record(&response.profile);
             return Ok((response, vec![NOTHING_FOUND_ANSWER.to_string()]));
         }
         let mut stream = self.start_generation(plan, &found.sources, ctx).await?;
@@ -270,6 +284,7 @@ impl Pipeline {
                 }
                 GenerationEvent::Done(summary) => {
                     let response = complete(&raw, found, Some(summary), profile, ctx);
+                    self.profiles.record(&response.profile);
                     return Ok((response, tokens));
                 }
             }
@@ -290,7 +305,7 @@ impl Pipeline {
         let mut profile = Profile::start();
         let found = self.search(plan, ctx, &mut profile).await?;
         let report = profile.report();
-        crate::query::profile_window::window().record(&report);
+        self.profiles.record(&report);
         Ok(RetrieveResponse {
             sources: found.sources,
             reranker: found.reranker,
@@ -353,7 +368,8 @@ fn retrieve_request(plan: &QueryPlan, query: &str) -> RetrieveRequest {
     }
 }
 
-/// Step 4: the final response from the raw answer text.
+/// Step 4: the final response from the raw answer text (its profile is for the caller to
+/// record in the window).
 pub fn complete(
     raw_answer: &str,
     found: Found,
@@ -373,7 +389,6 @@ pub fn complete(
         profile.record("generate", summary.total_ms);
     }
     let report = profile.report();
-    crate::query::profile_window::window().record(&report);
     // Citations may only name contexts the model was shown (packing may drop the last ones).
     let answer = match &generation {
         Some(summary) => clean_citations_sent(raw_answer.trim(), &summary.info.contexts_sent),

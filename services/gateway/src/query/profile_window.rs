@@ -4,12 +4,13 @@
 //! total time in the window, i.e. the one worth making faster.
 //!
 //! The timings are the same ones each response carries under `profile` (see [`crate::query::profile`]),
-//! so the stats and the responses never disagree. One window per gateway process.
+//! so the stats and the responses never disagree. One window per gateway (it lives in the
+//! pipeline, see `crate::query::pipeline::Pipeline::profile_window`).
 
 use crate::query::profile::ProfileReport;
+use parking_lot::Mutex;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Most queries kept.
@@ -55,9 +56,7 @@ impl ProfileWindow {
     }
 
     fn record_at(&self, now: Instant, report: &ProfileReport) {
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
+        let mut entries = self.entries.lock();
         entries.push_back((now, report.clone()));
         while entries.len() > MAX_QUERIES {
             entries.pop_front();
@@ -70,26 +69,18 @@ impl ProfileWindow {
     }
 
     fn stats_at(&self, now: Instant) -> ProfileStats {
-        let reports: Vec<ProfileReport> = match self.entries.lock() {
-            Ok(mut entries) => {
-                while entries
-                    .front()
-                    .is_some_and(|(at, _)| now.saturating_duration_since(*at) > WINDOW)
-                {
-                    entries.pop_front();
-                }
-                entries.iter().map(|(_, r)| r.clone()).collect()
+        let reports: Vec<ProfileReport> = {
+            let mut entries = self.entries.lock();
+            while entries
+                .front()
+                .is_some_and(|(at, _)| now.saturating_duration_since(*at) > WINDOW)
+            {
+                entries.pop_front();
             }
-            Err(_) => Vec::new(),
+            entries.iter().map(|(_, r)| r.clone()).collect()
         };
         summarise(&reports)
     }
-}
-
-/// The process's window.
-pub fn window() -> &'static ProfileWindow {
-    static WINDOW_INSTANCE: OnceLock<ProfileWindow> = OnceLock::new();
-    WINDOW_INSTANCE.get_or_init(ProfileWindow::default)
 }
 
 fn summarise(reports: &[ProfileReport]) -> ProfileStats {
