@@ -13,7 +13,7 @@
 //!   rerank and generation, their health and breakers;
 //! - [`error`], [`request_context`], [`state`]: what every room shares.
 //!
-//! Routes and shapes are described in `API.md` next to this crate's `Cargo.toml`.
+//! Routes and shapes are described in `docs/api.md` at the top of the repository.
 
 pub mod answer_cache;
 pub mod api;
