@@ -17,9 +17,9 @@
 //! a lookup is two round trips at most, whatever the number of gateways or entries.
 //!
 //! Every command has a deadline (`l2_command_timeout_ms`, at most 50 ms), fred reconnects with
-//! exponential back-off, and the [`Breaker`] skips L2 entirely while Redis keeps failing.
+//! exponential back-off, and the [breaker](crate::breaker) skips L2 entirely while Redis keeps
+//! failing.
 
-use crate::breaker::Breaker;
 use crate::clock::Clock;
 use crate::entry::CachedEntry;
 use crate::error::CacheError;
@@ -30,6 +30,7 @@ use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use fred::types::streams::{XCapKind, XCapTrim};
 use parking_lot::{Mutex, RwLock};
+use ragmesh_core::breaker::CircuitBreaker;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
@@ -105,7 +106,7 @@ pub struct RedisTier {
     subscriber: SubscriberClient,
     prefix: String,
     timeout: Duration,
-    pub(crate) breaker: Breaker,
+    pub(crate) breaker: CircuitBreaker,
     mirrors: RwLock<HashMap<String, Arc<Mirror>>>,
     clock: Clock,
 }
@@ -159,7 +160,7 @@ impl RedisTier {
             subscriber,
             prefix: prefix.to_string(),
             timeout,
-            breaker: Breaker::new(clock.clone()),
+            breaker: crate::breaker::redis_breaker(),
             mirrors: RwLock::new(HashMap::new()),
             clock,
         })
@@ -201,25 +202,25 @@ impl RedisTier {
         what: &'static str,
         call: impl Future<Output = Result<T, fred::error::Error>>,
     ) -> Result<T, CacheError> {
-        if !self.breaker.allow() {
+        let Ok(permit) = self.breaker.try_acquire() else {
             return Err(CacheError::L2Skipped);
-        }
+        };
         // fred enforces the per-command deadline; this bounds a sequence of commands too.
         let limit = self.timeout * 4;
         match tokio::time::timeout(limit, call).await {
             Ok(Ok(value)) => {
-                self.breaker.success();
+                permit.success();
                 Ok(value)
             }
             Ok(Err(e)) => {
-                self.breaker.failure();
+                permit.failure();
                 Err(CacheError::Redis {
                     what,
                     message: e.to_string(),
                 })
             }
             Err(_) => {
-                self.breaker.failure();
+                permit.failure();
                 Err(CacheError::Redis {
                     what,
                     message: format!("no answer within {} ms", limit.as_millis()),

@@ -9,14 +9,9 @@ mod cluster;
 mod eval;
 mod http_client;
 mod ingest;
-mod ingest_journal;
-mod ingest_walk;
 mod models_cmd;
 mod query;
-mod ready_file;
 mod serve;
-mod serve_lb;
-mod up;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -50,7 +45,7 @@ pub fn main_entry() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config.clone();
     match cli.command {
-        Command::Up(a) => up::run(config.as_deref(), a).await,
+        Command::Up(a) => serve::up::run(config.as_deref(), a).await,
         Command::Serve(a) => serve::run(config.as_deref(), a).await,
         Command::Models(a) => models_cmd::run(config.as_deref(), a).await,
         Command::Ingest(a) => ingest::run(a).await,

@@ -1,7 +1,10 @@
 //! Shared vocabulary of every ragmesh crate: the one table that maps error kinds to gRPC and
 //! HTTP statuses ([`ErrorCode`]), the trait each crate's error enum implements to take part in
-//! it ([`Classify`]), the leg fusion every search uses ([`fusion`]), and validation of names that reach file paths ([`validate`]).
+//! it ([`Classify`]), the leg fusion every search uses ([`fusion`]), the circuit breaker every
+//! remote dependency sits behind ([`breaker`]), and validation of names that reach file paths
+//! ([`validate`]).
 
+pub mod breaker;
 pub mod error_code;
 pub mod fusion;
 pub mod validate;

@@ -12,18 +12,6 @@ mod catalog;
 mod chunk_id;
 mod chunker;
 mod collection;
-mod collection_backup;
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod collection_backup_tests;
-mod collection_search;
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod collection_tests;
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod collection_upsert_tests;
-mod collection_write;
 mod error;
 pub mod fusion;
 mod metadata;
@@ -38,9 +26,10 @@ pub use backup_archive::{FORMAT_VERSION as BACKUP_FORMAT_VERSION, Manifest as Ba
 pub use bm25_stats::Bm25Stats;
 pub use chunk_id::ChunkId;
 pub use chunker::{Chunker, TextChunk};
-pub use collection::{Collection, CollectionInfo, DocumentInfo, OpenReport};
-pub use collection_backup::RestoreReport;
-pub use collection_write::{DocumentInput, UpsertReport};
+pub use collection::{
+    Collection, CollectionInfo, DocumentInfo, DocumentInput, OpenReport, RestoreReport,
+    UpsertReport,
+};
 pub use error::IndexError;
 pub use metadata::{Filters, Metadata, SOURCE_FILTER_KEY, validate_entries};
 pub use registry::Collections;

@@ -1,243 +1,62 @@
-//! A circuit breaker per backend, so a backend that is down or stalled costs callers nothing
-//! but a fast error instead of a connect timeout or a deadline each.
-//!
-//! Closed: calls pass; `failure_threshold` consecutive failures open it. Open: calls are
-//! rejected at once (with how long until the next try) for `open_ms`. Half-open: up to
-//! `half_open_max_calls` trial calls pass; `close_after_successes` successes close it, any
-//! failure opens it again. Outcomes of calls admitted before the last transition are ignored,
-//! so a slow call that started while closed cannot close a breaker that has since opened.
-//! Every transition is logged and exported as `ragmesh_breaker_state{backend}`
-//! (0 closed, 1 half-open, 2 open) and `ragmesh_breaker_transitions_total{backend,to}`.
+//! The gateway's circuit breaker per backend, so a backend that is down or stalled costs
+//! callers nothing but a fast error instead of a connect timeout or a deadline each. The state
+//! machine is ragmesh-core's [`CircuitBreaker`]; this module gives it the backend policy (from
+//! `rpc.breaker`: `failure_threshold`, `open_ms`, `half_open_max_calls`,
+//! `close_after_successes`; outcomes of calls admitted before the last transition are ignored,
+//! so a slow call that started while closed cannot close a breaker that has since opened) and
+//! the backend report: every transition is logged and exported as
+//! `ragmesh_breaker_state{backend}` (0 closed, 1 half-open, 2 open) and
+//! `ragmesh_breaker_transitions_total{backend,to}`.
 
-use parking_lot::Mutex;
 use ragmesh_config::BreakerSettings;
-use std::time::{Duration, Instant};
+use ragmesh_core::breaker::{
+    BreakerPolicy, BreakerState, CircuitBreaker, LateOutcomes, TransitionReport,
+};
 
-/// How long a caller is told to wait when half-open trial slots are all taken.
-const HALF_OPEN_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
-    Closed,
-    HalfOpen,
-    Open,
-}
-
-impl BreakerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::HalfOpen => "half_open",
-            BreakerState::Open => "open",
-        }
-    }
-
-    /// The value of the `ragmesh_breaker_state` gauge.
-    pub fn gauge_value(self) -> f64 {
-        match self {
-            BreakerState::Closed => 0.0,
-            BreakerState::HalfOpen => 1.0,
-            BreakerState::Open => 2.0,
-        }
+/// The policy of a backend's breaker, from `rpc.breaker`.
+pub fn backend_policy(settings: &BreakerSettings) -> BreakerPolicy {
+    BreakerPolicy {
+        failure_threshold: settings.failure_threshold,
+        open_ms: settings.open_ms,
+        half_open_max_calls: settings.half_open_max_calls,
+        close_after_successes: settings.close_after_successes,
+        late_outcomes: LateOutcomes::Ignored,
     }
 }
 
-/// A call the breaker did not let through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rejected {
-    /// When the breaker will let a trial call through, from now.
-    pub retry_after: Duration,
-    /// Consecutive failures that opened it.
-    pub failures: u32,
+/// A closed breaker for `backend`; its state gauge exists (at closed) from now on.
+pub fn backend_breaker(backend: &'static str, settings: &BreakerSettings) -> CircuitBreaker {
+    metrics::gauge!("ragmesh_breaker_state", "backend" => backend)
+        .set(BreakerState::Closed.gauge_value());
+    CircuitBreaker::new(backend, backend_policy(settings), BackendReport)
 }
 
-#[derive(Debug, Clone, Copy)]
-enum State {
-    Closed { failures: u32 },
-    Open { until: Instant, failures: u32 },
-    HalfOpen { admitted: u32, successes: u32 },
-}
-
-impl State {
-    fn kind(&self) -> BreakerState {
-        match self {
-            State::Closed { .. } => BreakerState::Closed,
-            State::Open { .. } => BreakerState::Open,
-            State::HalfOpen { .. } => BreakerState::HalfOpen,
-        }
-    }
-}
-
+/// Logs and metrics of a backend's breaker transitions.
 #[derive(Debug)]
-struct Inner {
-    state: State,
-    /// Bumped on every transition; permits from another epoch have no say.
-    epoch: u64,
-}
+struct BackendReport;
 
-#[derive(Debug)]
-pub struct CircuitBreaker {
-    backend: &'static str,
-    settings: BreakerSettings,
-    inner: Mutex<Inner>,
-}
-
-impl CircuitBreaker {
-    pub fn new(backend: &'static str, settings: &BreakerSettings) -> CircuitBreaker {
-        metrics::gauge!("ragmesh_breaker_state", "backend" => backend)
-            .set(BreakerState::Closed.gauge_value());
-        CircuitBreaker {
-            backend,
-            settings: settings.clone(),
-            inner: Mutex::new(Inner {
-                state: State::Closed { failures: 0 },
-                epoch: 0,
-            }),
-        }
-    }
-
-    pub fn backend(&self) -> &'static str {
-        self.backend
-    }
-
-    /// The state now (an open breaker whose time is up reports half-open: the next call is
-    /// a trial).
-    pub fn state(&self) -> BreakerState {
-        self.state_at(Instant::now())
-    }
-
-    pub fn state_at(&self, now: Instant) -> BreakerState {
-        match self.inner.lock().state {
-            State::Open { until, .. } if now >= until => BreakerState::HalfOpen,
-            state => state.kind(),
-        }
-    }
-
-    /// Lets a call through (the permit must be told how it went) or rejects it.
-    pub fn try_acquire(&self) -> Result<BreakerPermit<'_>, Rejected> {
-        self.try_acquire_at(Instant::now())
-    }
-
-    pub fn try_acquire_at(&self, now: Instant) -> Result<BreakerPermit<'_>, Rejected> {
-        let mut inner = self.inner.lock();
-        match inner.state {
-            State::Closed { .. } => {}
-            State::Open { until, failures } if now < until => {
-                return Err(Rejected {
-                    retry_after: until - now,
-                    failures,
-                });
-            }
-            State::Open { .. } => {
-                self.transition(
-                    &mut inner,
-                    State::HalfOpen {
-                        admitted: 1,
-                        successes: 0,
-                    },
-                );
-            }
-            State::HalfOpen {
-                admitted,
-                successes,
-            } => {
-                if admitted >= self.settings.half_open_max_calls {
-                    return Err(Rejected {
-                        retry_after: HALF_OPEN_RETRY_AFTER,
-                        failures: self.settings.failure_threshold,
-                    });
-                }
-                inner.state = State::HalfOpen {
-                    admitted: admitted + 1,
-                    successes,
-                };
-            }
-        }
-        Ok(BreakerPermit {
-            breaker: self,
-            epoch: inner.epoch,
-            settled: false,
-        })
-    }
-
-    fn record(&self, epoch: u64, success: bool, now: Instant) {
-        let mut inner = self.inner.lock();
-        if inner.epoch != epoch {
-            return;
-        }
-        let threshold = self.settings.failure_threshold;
-        let open = |failures| State::Open {
-            until: now + Duration::from_millis(self.settings.open_ms),
-            failures,
-        };
-        match (inner.state, success) {
-            (State::Closed { .. }, true) => inner.state = State::Closed { failures: 0 },
-            (State::Closed { failures }, false) if failures + 1 >= threshold => {
-                self.transition(&mut inner, open(failures + 1));
-            }
-            (State::Closed { failures }, false) => {
-                inner.state = State::Closed {
-                    failures: failures + 1,
-                }
-            }
-            (
-                State::HalfOpen {
-                    admitted,
-                    successes,
-                },
-                true,
-            ) => {
-                if successes + 1 >= self.settings.close_after_successes {
-                    self.transition(&mut inner, State::Closed { failures: 0 });
-                } else {
-                    inner.state = State::HalfOpen {
-                        admitted,
-                        successes: successes + 1,
-                    };
-                }
-            }
-            (State::HalfOpen { .. }, false) => self.transition(&mut inner, open(threshold)),
-            (State::Open { .. }, _) => {}
-        }
-    }
-
-    /// A permit dropped without an outcome (its caller went away) frees its trial slot.
-    fn release(&self, epoch: u64) {
-        let mut inner = self.inner.lock();
-        if inner.epoch != epoch {
-            return;
-        }
-        if let State::HalfOpen {
-            admitted,
-            successes,
-        } = inner.state
-        {
-            inner.state = State::HalfOpen {
-                admitted: admitted.saturating_sub(1),
-                successes,
-            };
-        }
-    }
-
-    fn transition(&self, inner: &mut Inner, to: State) {
-        let from = inner.state.kind();
-        inner.state = to;
-        inner.epoch += 1;
-        let to = to.kind();
-        metrics::gauge!("ragmesh_breaker_state", "backend" => self.backend).set(to.gauge_value());
-        metrics::counter!("ragmesh_breaker_transitions_total", "backend" => self.backend, "to" => to.as_str())
+impl TransitionReport for BackendReport {
+    fn transition(
+        &self,
+        name: &'static str,
+        from: BreakerState,
+        to: BreakerState,
+        policy: &BreakerPolicy,
+    ) {
+        metrics::gauge!("ragmesh_breaker_state", "backend" => name).set(to.gauge_value());
+        metrics::counter!("ragmesh_breaker_transitions_total", "backend" => name, "to" => to.as_str())
             .increment(1);
         match to {
             BreakerState::Open => tracing::warn!(
-                backend = self.backend,
+                backend = name,
                 from = from.as_str(),
                 to = to.as_str(),
-                open_ms = self.settings.open_ms,
+                open_ms = policy.open_ms,
                 "circuit breaker opened: calls to {} fail fast",
-                self.backend
+                name
             ),
             _ => tracing::info!(
-                backend = self.backend,
+                backend = name,
                 from = from.as_str(),
                 to = to.as_str(),
                 "circuit breaker {}",
@@ -247,45 +66,14 @@ impl CircuitBreaker {
     }
 }
 
-/// One call let through by a breaker. Report how it went with [`BreakerPermit::success`] or
-/// [`BreakerPermit::failure`]; dropping it unreported counts as neither.
-#[derive(Debug)]
-pub struct BreakerPermit<'a> {
-    breaker: &'a CircuitBreaker,
-    epoch: u64,
-    settled: bool,
-}
-
-impl BreakerPermit<'_> {
-    pub fn success(self) {
-        self.settle(true, Instant::now());
-    }
-
-    pub fn failure(self) {
-        self.settle(false, Instant::now());
-    }
-
-    pub fn settle(mut self, success: bool, now: Instant) {
-        self.settled = true;
-        self.breaker.record(self.epoch, success, now);
-    }
-}
-
-impl Drop for BreakerPermit<'_> {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.breaker.release(self.epoch);
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
 
     fn breaker() -> CircuitBreaker {
-        CircuitBreaker::new("test", &BreakerSettings::default())
+        backend_breaker("test", &BreakerSettings::default())
     }
 
     fn fail(b: &CircuitBreaker, now: Instant) {

@@ -15,9 +15,10 @@ mod grpc_host;
 mod load_shed;
 mod upstream;
 
-pub use breaker::{BreakerPermit, BreakerState, CircuitBreaker, Rejected};
+pub use breaker::{backend_breaker, backend_policy};
 pub use client_channel::{ClientOptions, dial};
 pub use error::RpcError;
 pub use grpc_host::GrpcHost;
 pub use load_shed::{ConcurrencyLimit, ConcurrencyLimitLayer};
+pub use ragmesh_core::breaker::{BreakerPermit, BreakerState, CircuitBreaker, Rejected};
 pub use upstream::{CallError, EJECT_FOR, Retry, Upstream};

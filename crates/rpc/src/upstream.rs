@@ -129,7 +129,7 @@ impl Upstream {
             name,
             instances,
             next: AtomicUsize::new(0),
-            breaker: CircuitBreaker::new(name, breaker),
+            breaker: crate::backend_breaker(name, breaker),
             retry_enabled,
             epoch: Instant::now(),
         })

@@ -12,37 +12,35 @@
 //! 4. [`spawn_admin_listener`] serves `/metrics` and `/log-level` next to each gRPC service;
 //! 5. [`shutdown_token`] is cancelled on Ctrl-C / SIGTERM;
 //! 6. with `telemetry.otlp_endpoint` set, `tracing` spans are exported as OpenTelemetry spans
-//!    over OTLP/gRPC ([`crate::otlp`]); [`TraceContext::start_span`] gives a server span the
+//!    over OTLP/gRPC ([`traces`]); [`TraceContext::start_span`] gives a server span the
 //!    caller's trace so the OTel ids equal the ids in logs and responses, and
 //!    [`shutdown_tracing`] flushes at exit.
 //!
 //! `ragmesh up` runs all services in one process, so every installer is idempotent: the
 //! first call installs, later calls reuse what is installed, and one registry holds the
 //! series of every service (told apart by their `service` label).
+//!
+//! One folder per signal: `logs/` (subscriber, JSON lines, writer, level), `metrics/`
+//! (recorder, request metrics, admin listener), `traces/` (trace context, OTLP export, span
+//! queue, step spans); `resource` is the service identity logs and traces both carry, so
+//! neither imports the other.
 
-mod admin_listener;
-mod json_lines;
-mod line_batcher;
-mod logging;
-mod metrics_recorder;
-mod otlp;
-mod request_metrics;
+mod logs;
+mod metrics;
+mod resource;
 mod shutdown;
-mod span_queue;
-mod step_span;
-mod trace_context;
+mod traces;
 
-pub use admin_listener::{LogLevelBody, admin_router, spawn_admin_listener};
-pub use json_lines::JsonLines;
-pub use line_batcher::{BatchedStdout, flush_logs};
-pub use logging::{init_logging, log_level, set_log_level};
-pub use metrics_recorder::{metrics_handle, register_service, render_metrics};
-pub use otlp::{shutdown_tracing, tracing_enabled};
-pub use request_metrics::{MeteredBody, RequestMetrics, RequestMetricsLayer, grpc_code_name};
+pub use crate::metrics::{
+    LogLevelBody, MeteredBody, RequestMetrics, RequestMetricsLayer, admin_router, grpc_code_name,
+    metrics_handle, register_service, render_metrics, spawn_admin_listener,
+};
+pub use logs::{BatchedStdout, JsonLines, flush_logs, init_logging, log_level, set_log_level};
 pub use shutdown::{shutdown_token, wait_for_signal};
-pub use span_queue::{EXPORT_FAILURES, SPANS_DROPPED};
-pub use step_span::{record_step_span, started_before_now};
-pub use trace_context::{TRACEPARENT, TraceContext};
+pub use traces::{
+    EXPORT_FAILURES, SPANS_DROPPED, TRACEPARENT, TraceContext, record_step_span, shutdown_tracing,
+    started_before_now, tracing_enabled,
+};
 
 use ragmesh_core::{Classify, ErrorCode};
 

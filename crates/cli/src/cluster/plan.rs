@@ -31,8 +31,37 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-fn loopback() -> anyhow::Result<String> {
-    Ok(format!("127.0.0.1:{}", free_port()?))
+/// Loopback ports for the members of one plan, all distinct. Each port is drawn by binding
+/// `127.0.0.1:0` and the listener is held until the whole plan is built: a port released at
+/// once could be handed out again by the kernel to the next draw, putting two members on one
+/// port. Ports already taken by the plan (e.g. its own Redis) are excluded and drawn again.
+#[derive(Default)]
+struct PortPicker {
+    held: Vec<std::net::TcpListener>,
+    taken: std::collections::HashSet<u16>,
+}
+
+impl PortPicker {
+    /// Marks `port` as taken, so no later draw returns it.
+    fn exclude(&mut self, port: u16) {
+        self.taken.insert(port);
+    }
+
+    /// A loopback address on a port no earlier draw returned.
+    fn loopback(&mut self) -> anyhow::Result<String> {
+        loop {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")
+                .context("cannot find a free local port")?;
+            let port = listener.local_addr()?.port();
+            // Every earlier draw is still bound, so the kernel cannot repeat it; only an
+            // excluded port can come back, and that one is drawn again (held meanwhile).
+            let fresh = self.taken.insert(port);
+            self.held.push(listener);
+            if fresh {
+                return Ok(format!("127.0.0.1:{port}"));
+            }
+        }
+    }
 }
 
 /// Builds the members in start order: redis (if started here), backends, gateways, the LB.
@@ -56,10 +85,21 @@ pub fn build(
     let dir = absolute(&args.dir.dir)?;
     let exe = std::env::current_exe().context("cannot find the ragmesh executable")?;
     let mut members = Vec::new();
+    // Held until the plan is built (dropped on return), so no two members share a port.
+    let ports = std::cell::RefCell::new(PortPicker::default());
+    if let Some(port) = args
+        .listen
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .filter(|p| *p != 0)
+    {
+        ports.borrow_mut().exclude(port);
+    }
 
     let redis_url = match redis {
         RedisChoice::Existing(url) => url,
         RedisChoice::Own(port) => {
+            ports.borrow_mut().exclude(port);
             let addr = format!("127.0.0.1:{port}");
             members.push(Member {
                 name: "redis".into(),
@@ -95,8 +135,10 @@ pub fn build(
 
     let service =
         |name: String, kind: &str, env: Vec<(String, String)>| -> anyhow::Result<Member> {
-            let addr = loopback()?;
-            let metrics_addr = (kind != "gateway").then(loopback).transpose()?;
+            let addr = ports.borrow_mut().loopback()?;
+            let metrics_addr = (kind != "gateway")
+                .then(|| ports.borrow_mut().loopback())
+                .transpose()?;
             let ready_file = dir.join(format!("run/{name}.ready.json"));
             let mut argv: Vec<String> = Vec::new();
             if let Some(config) = config {
@@ -313,6 +355,42 @@ mod tests {
             data.iter().collect::<std::collections::HashSet<_>>().len(),
             4
         );
+    }
+
+    /// Every port a plan hands out (listen and metrics, every member, its Redis) is distinct,
+    /// even for the largest cluster `cluster up` accepts: ports released right after they were
+    /// drawn used to come back from the kernel, and two members then shared one.
+    #[test]
+    fn a_large_plan_never_gives_two_members_one_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut big = args(dir.path());
+        big.listen = "127.0.0.1:18080".into();
+        (big.gateways, big.retrieval_shards, big.retrieval_replicas) = (16, 16, 4);
+        (big.rerank, big.generation) = (16, 16);
+        let redis_port = free_port().unwrap();
+        let plan = build(&big, None, RedisChoice::Own(redis_port)).unwrap();
+        let mut ports = Vec::new();
+        for member in &plan.members {
+            ports.push(member.addr.clone());
+            ports.extend(member.metrics_addr.clone());
+        }
+        assert_eq!(plan.members.len(), 1 + 64 + 16 + 16 + 16 + 1);
+        let total = ports.len();
+        assert!(total > 200, "{total}");
+        let distinct: std::collections::HashSet<&String> = ports.iter().collect();
+        assert_eq!(distinct.len(), total, "a port was planned twice: {ports:?}");
+    }
+
+    /// A port the plan already uses for something else is never drawn for a member.
+    #[test]
+    fn the_picker_skips_excluded_ports() {
+        let released = free_port().unwrap();
+        let mut picker = PortPicker::default();
+        picker.exclude(released);
+        let drawn: Vec<String> = (0..64).map(|_| picker.loopback().unwrap()).collect();
+        assert!(!drawn.contains(&format!("127.0.0.1:{released}")));
+        let distinct: std::collections::HashSet<&String> = drawn.iter().collect();
+        assert_eq!(distinct.len(), drawn.len());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The product started inside the `eval` process when no `--url` is given: the same services
-//! and code path as `ragmesh up` (see [`crate::up::start_local_services`]), on a free port,
+//! and code path as `ragmesh up` (see [`crate::serve::up::start_local_services`]), on a free port,
 //! over a temporary data directory removed when the evaluation ends.
 
-use crate::up::{LocalServices, start_local_services};
+use crate::serve::up::{LocalServices, start_local_services};
 use ragmesh_config::{LogFormat, Settings};
 use std::path::Path;
 use tokio::net::TcpListener;

@@ -1,63 +1,15 @@
 //! Crash-recovery tests of a collection: they forge the on-disk traces an interrupted write
 //! leaves (a vector logged without its chunk document, a document whose vector was deleted,
-//! a torn log record, a chunk document stored twice) and check that reopening removes exactly those, so nothing
-//! half-indexed is visible to either leg.
+//! a torn log record, a chunk document stored twice) and check that reopening removes exactly
+//! those, so nothing half-indexed is visible to either leg.
 
+use super::{DIM, document, embed, ids, vector_for};
 use crate::collection::{log_path, text_dir};
 use crate::text_index::TextIndex;
 use crate::vector_log::{VectorLog, VectorRecord};
-use crate::{
-    ChunkId, Collection, DocumentInput, Filters, FusionMethod, IndexError, Method, SearchRequest,
-};
+use crate::{ChunkId, Collection, IndexError, Method};
 use std::io::Write;
 use std::path::Path;
-
-const DIM: usize = 4;
-
-pub(crate) fn vector_for(text: &str) -> Vec<f32> {
-    // One axis per topic word, enough to make the vector leg discriminate.
-    let axes = ["alpha", "beta", "gamma", "delta"];
-    let mut v: Vec<f32> = axes
-        .iter()
-        .map(|a| if text.contains(a) { 1.0 } else { 0.01 })
-        .collect();
-    v[0] += 0.001;
-    v
-}
-
-pub(crate) fn embed(texts: &[&str]) -> Result<Vec<Vec<f32>>, IndexError> {
-    Ok(texts.iter().map(|t| vector_for(t)).collect())
-}
-
-pub(crate) fn document(source: &str, text: &str) -> DocumentInput {
-    DocumentInput {
-        source: source.into(),
-        metadata: Default::default(),
-        chunks: vec![text.into()],
-    }
-}
-
-pub(crate) fn ids(collection: &Collection, method: Method, query: &str) -> Vec<ChunkId> {
-    let vector = vector_for(query);
-    let filters = Filters::new();
-    let request = SearchRequest {
-        text: query,
-        vector: Some(&vector),
-        k: 10,
-        method,
-        fusion: FusionMethod::default(),
-        rrf_k: 60,
-        leg_depth_factor: 4,
-        filters: &filters,
-    };
-    collection
-        .search(&request)
-        .unwrap()
-        .hits
-        .iter()
-        .map(|h| h.id)
-        .collect()
-}
 
 fn seeded(dir: &Path) -> Collection {
     let collection = Collection::open(dir, "c").unwrap();

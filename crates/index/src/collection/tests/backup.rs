@@ -2,7 +2,7 @@
 //! every method exactly like the original, and a damaged archive or an occupied name is
 //! refused before anything on disk changes.
 
-use crate::collection_tests::{document, embed, ids};
+use super::{document, embed, ids};
 use crate::{Collections, IndexError, Method};
 
 fn seeded(collections: &Collections) {

@@ -58,7 +58,7 @@ pub fn admin_router() -> Router {
 
 /// `GET /metrics` with the Prometheus text content type.
 pub async fn metrics() -> Response {
-    let mut response = crate::render_metrics().into_response();
+    let mut response = super::recorder::render_metrics().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -74,7 +74,7 @@ pub struct LogLevelBody {
 }
 
 async fn get_level() -> Response {
-    Json(json!({ "level": crate::log_level() })).into_response()
+    Json(json!({ "level": crate::logs::log_level() })).into_response()
 }
 
 async fn put_level(
@@ -97,7 +97,7 @@ async fn put_level(
             );
         }
     };
-    match crate::set_log_level(&body.level) {
+    match crate::logs::set_log_level(&body.level) {
         Ok(level) => Json(json!({ "level": level })).into_response(),
         Err(e) => {
             let code = ragmesh_core::Classify::code(&e);

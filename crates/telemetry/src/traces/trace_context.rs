@@ -101,7 +101,7 @@ impl TraceContext {
     /// the context naming `span`: the OTel span's ids when spans are exported, else
     /// `parent.child()`. Call before the span is first entered.
     pub fn start_span(span: &tracing::Span, parent: &TraceContext) -> TraceContext {
-        if !crate::tracing_enabled() {
+        if !super::otlp::tracing_enabled() {
             return parent.child();
         }
         // A root is set explicitly too: the enclosing `tracing` span (a service's lifetime
@@ -121,7 +121,7 @@ impl TraceContext {
 
     /// The OTel ids of `span`, None when it has no OTel span (export off, or filtered out).
     fn of_span(span: &tracing::Span) -> Option<TraceContext> {
-        if span.is_disabled() || !crate::tracing_enabled() {
+        if span.is_disabled() || !super::otlp::tracing_enabled() {
             return None;
         }
         let context = span.context();

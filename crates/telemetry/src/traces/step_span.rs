@@ -10,7 +10,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Exports `name` from `start` to `start + duration` as a child of `parent`.
 pub fn record_step_span(parent: &tracing::Span, name: &str, start: SystemTime, duration: Duration) {
-    let Some(tracer) = crate::otlp::tracer() else {
+    let Some(tracer) = super::otlp::tracer() else {
         return;
     };
     if parent.is_disabled() {

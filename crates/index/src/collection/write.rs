@@ -11,8 +11,8 @@
 //! A crash before (2) leaves vectors without documents (removed on open); a crash between
 //! (2) and (3) leaves stale vectors without documents (removed on open).
 
+use super::{Collection, Writer};
 use crate::catalog::DocumentEntry;
-use crate::collection::{Collection, Writer};
 use crate::metadata::validate_entries;
 use crate::text_index::StoredChunk;
 use crate::vector_index::normalized;

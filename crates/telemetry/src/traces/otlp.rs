@@ -1,15 +1,17 @@
 //! Trace export over OTLP/gRPC, on only when `telemetry.otlp_endpoint` is set.
 //!
 //! [`otlp_layer`] builds the tracer provider (resource `service.name`, `service.instance.id`,
-//! `service.version`; parent-based ratio sampler; batch export through the counted bounded
-//! queue of [`crate::span_queue`]) and returns the `tracing-opentelemetry` layer that
-//! [`crate::init_logging`] adds to the subscriber, so every `tracing` span becomes an OTel
-//! span. Export runs on the SDK's own thread: a slow or absent collector costs a request
-//! nothing but, at worst, the spans that do not fit the queue (counted). [`shutdown_tracing`]
-//! flushes what is queued, bounded in time, when the process stops.
+//! `service.version` from the identity of [`crate::resource`]; parent-based ratio sampler;
+//! batch export through the counted bounded queue of [`super::span_queue`]) and returns the
+//! `tracing-opentelemetry` layer that [`crate::init_logging`] adds to the subscriber, so every
+//! `tracing` span becomes an OTel span. Export runs on the SDK's own thread: a slow or absent
+//! collector costs a request nothing but, at worst, the spans that do not fit the queue
+//! (counted). [`shutdown_tracing`] flushes what is queued, bounded in time, when the process
+//! stops.
 
+use super::span_queue::{CountedBatchProcessor, CountedExporter, Pending, register_counters};
 use crate::TelemetryError;
-use crate::span_queue::{CountedBatchProcessor, CountedExporter, Pending, register_counters};
+use crate::resource::ServiceIdentity;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
@@ -41,7 +43,7 @@ static TRACER: OnceLock<SdkTracer> = OnceLock::new();
 /// a Tokio runtime (the tonic channel is built here).
 pub fn otlp_layer<S>(
     settings: &TelemetrySettings,
-    service: &'static str,
+    identity: &ServiceIdentity,
 ) -> Result<
     Option<tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>>,
     TelemetryError,
@@ -73,7 +75,7 @@ where
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
             settings.sampling_ratio,
         ))))
-        .with_resource(resource(settings, service))
+        .with_resource(resource(identity))
         .build();
     register_counters();
     let tracer = provider.tracer("ragmesh");
@@ -89,21 +91,11 @@ where
 
 /// `service.name` (`ragmesh-<service>`, `ragmesh` under `up`), `service.instance.id`
 /// (`telemetry.instance`, else host:pid) and `service.version`.
-fn resource(settings: &TelemetrySettings, service: &'static str) -> Resource {
-    let instance = if settings.instance.trim().is_empty() {
-        format!("{}:{}", crate::logging::host_name(), std::process::id())
-    } else {
-        settings.instance.trim().to_string()
-    };
-    let name = if service == "ragmesh" {
-        service.to_string()
-    } else {
-        format!("ragmesh-{service}")
-    };
+fn resource(identity: &ServiceIdentity) -> Resource {
     Resource::builder_empty()
-        .with_service_name(name)
+        .with_service_name(identity.trace_service_name())
         .with_attributes([
-            KeyValue::new("service.instance.id", instance),
+            KeyValue::new("service.instance.id", identity.trace_instance()),
             KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
         ])
         .build()

@@ -13,8 +13,8 @@
 //! Chunk ids are derived again for the restored name, so the copy behaves exactly like a
 //! collection ingested under that name.
 
+use super::{log_path, text_dir};
 use crate::backup_archive::{self, FORMAT_VERSION, Manifest};
-use crate::collection::{log_path, text_dir};
 use crate::text_index::{StoredChunk, TextIndex};
 use crate::vector_log::{VectorLog, VectorRecord};
 use crate::{ChunkId, Collection, Collections, IndexError, vector_log};

@@ -2,7 +2,7 @@
 //! gone from both legs and the catalog, and an unchanged document costs nothing (no chunk is
 //! embedded again and nothing is added or removed).
 
-use crate::collection_tests::{document, embed, ids};
+use super::{document, embed, ids};
 use crate::{Collection, Method};
 use std::cell::Cell;
 

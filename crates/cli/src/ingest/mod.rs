@@ -1,19 +1,25 @@
 //! `ragmesh ingest`: sends files and folders to the gateway as multipart uploads, so the
 //! server's extractor (txt, Markdown, HTML, PDF, docx) is the only one. Files go in batches
 //! bounded by count and bytes, several requests in flight, with a progress bar. A journal of
-//! acknowledged files (see [`crate::ingest_journal`]) makes a re-run skip what the gateway
+//! acknowledged files (see [`journal`]) makes a re-run skip what the gateway
 //! already has unchanged. No failure is hidden: a batch the gateway rejects as bad input is
 //! re-sent file by file so the good files still go in and each bad one is named with the
 //! gateway's reason; the run then exits non-zero.
+//!
+//! The folder: what is sent is found by [`walk`]; what was acknowledged is kept by
+//! [`journal`]; this file sends.
+
+mod journal;
+mod walk;
 
 use crate::args::IngestArgs;
 use crate::http_client::GatewayClient;
-use crate::ingest_journal::{Journal, default_path, sha256_hex};
-use crate::ingest_walk::{Candidate, Skipped, collect};
 use futures::StreamExt;
+use journal::{Journal, default_path, sha256_hex};
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
+use walk::{Candidate, Skipped, collect};
 
 /// How a run batches and sends.
 #[derive(Debug, Clone)]

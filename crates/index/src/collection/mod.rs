@@ -6,8 +6,22 @@
 //! interrupted before it was acknowledged, and is removed so that nothing half-indexed is
 //! ever visible; a chunk document stored twice keeps one copy. The graph is rebuilt from the
 //! log, so it holds exactly the log's live vectors. [`OpenReport`] says what was repaired
-//! (the retrieval service turns it into `ragmesh_index_repairs_total`). Writes ([`crate::collection_write`]) are serialized by one mutex; searches
-//! ([`crate::collection_search`]) take no write lock and run concurrently with them.
+//! (the retrieval service turns it into `ragmesh_index_repairs_total`). Writes ([`write`])
+//! are serialized by one mutex; searches ([`search`]) take no write lock and run concurrently
+//! with them; [`backup`] takes a point-in-time copy while both go on, and restores one.
+//!
+//! This file holds what a collection is and how it opens; each other concern of a collection
+//! is a file of this folder, and its tests are in `tests/`.
+
+mod backup;
+mod search;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
+mod write;
+
+pub use backup::RestoreReport;
+pub use write::{DocumentInput, UpsertReport};
 
 use crate::catalog::Catalog;
 use crate::text_index::TextIndex;

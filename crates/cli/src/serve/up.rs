@@ -2,10 +2,10 @@
 //! own loopback port and is reached over real gRPC, exactly as in a multi-process deployment;
 //! the gateway listens on `--listen`. Models are fetched first when missing.
 
+use super::ready_file::{self, Ready};
+use super::spawn_service;
 use crate::args::{LogFormatArg, ServiceName, UpArgs};
 use crate::http_client::GatewayClient;
-use crate::ready_file::{self, Ready};
-use crate::serve::spawn_service;
 use anyhow::Context;
 use ragmesh_config::{LogFormat, Settings};
 use std::path::{Path, PathBuf};

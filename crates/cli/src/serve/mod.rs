@@ -1,10 +1,19 @@
 //! `ragmesh serve SERVICE`: one service alone in this process, configured by file and
 //! environment. Also the one place that knows how to start each service, which `up` reuses.
+//!
+//! This folder holds every way the CLI runs services in its own process: one service (here),
+//! the load balancer ([`lb`]), the whole product for a laptop ([`up`]), and the ready file each
+//! writes once it serves ([`ready_file`]). Docker, compose, k8s, `cluster up` and the tests all
+//! start a service this way; there is no other binary per service.
+
+mod lb;
+pub(crate) mod ready_file;
+pub(crate) mod up;
 
 use crate::args::{ServeArgs, ServiceName};
-use crate::ready_file::{self, Ready};
 use anyhow::Context;
 use ragmesh_config::Settings;
+use ready_file::Ready;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -98,7 +107,7 @@ pub async fn run(config: Option<&std::path::Path>, args: ServeArgs) -> anyhow::R
     let name = args.service.as_str();
     ragmesh_telemetry::init_logging(&settings.telemetry, name)?;
     if args.service == ServiceName::Lb {
-        return crate::serve_lb::run(config, settings, args).await;
+        return lb::run(config, settings, args).await;
     }
     let addr = args
         .listen

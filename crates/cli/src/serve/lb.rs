@@ -4,8 +4,8 @@
 //! file and environment and applies the new upstream set without dropping a connection;
 //! SIGTERM/Ctrl-C stop accepting and drain in-flight requests for `lb.shutdown_grace_ms`.
 
+use super::ready_file::{self, Ready};
 use crate::args::ServeArgs;
-use crate::ready_file::{self, Ready};
 use ragmesh_config::Settings;
 use std::path::Path;
 

@@ -14,7 +14,7 @@
 //! every log line a handler writes carries the trace id of the query it serves, and writes one
 //! `info` access line per call (`rpc`, with code and milliseconds).
 
-use crate::trace_context::TraceContext;
+use crate::traces::TraceContext;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{HeaderMap, Request, Response};

@@ -6,7 +6,7 @@
 //! each leg before its top-k is taken. All legs and the loading of results use one tantivy
 //! searcher, so a search sees one consistent snapshot of the text index.
 
-use crate::collection::Collection;
+use super::Collection;
 use crate::fusion::{FusedHit, fuse, single_leg};
 use crate::metadata::validate_entries;
 use crate::vector_index::normalized;
