@@ -1,18 +1,30 @@
-//! The embedded backend: a GGUF model run in-process on candle. Weights are loaded once and
-//! shared; every request decodes on its own copy of the model (the copy shares the weight
+//! The embedded backend: a GGUF model run in-process on candle — the file (`model_file`), its
+//! tokenizer rebuilt from the metadata (`tokenizer`, `byte_level`), what requests share
+//! (`shared`) and the decoding loop (`decode`); the generator here ties them together.
+//! Weights are loaded once and shared; every request decodes on its own copy of the model (the copy shares the weight
 //! tensors and owns a fresh KV cache) on this backend's rayon pool, feeding a bounded channel.
 //! Dropping the stream closes the channel and decoding stops within one token.
 
-use crate::chat_template::{ChatFormat, ChatTemplate, FormatSource};
-use crate::decode::{DecodeCounters, DecodeJob};
+mod byte_level;
+mod decode;
+mod model_file;
+mod shared;
+mod tokenizer;
+
+pub use byte_level::Utf8Stream;
+pub use shared::EmbeddedOptions;
+pub use tokenizer::{GgufTokenizer, load_tokenizer};
+
+use crate::LlmError;
 use crate::generator::{GenerationEvent, GenerationRequest, Generator};
-use crate::gguf_tokenizer::GgufTokenizer;
-use crate::prompt_template::PromptTemplate;
-use crate::{LlmError, model_file};
-use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use crate::packing::PackedPrompt;
+use crate::template::{ChatFormat, ChatTemplate, FormatSource};
+use candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
+use decode::DecodeJob;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use std::path::{Path, PathBuf};
+use shared::{DecodeCounters, Shared};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -20,54 +32,6 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// Messages buffered between the decoding thread and the consumer.
 const CHANNEL_CAPACITY: usize = 16;
-
-/// How the embedded backend loads and decodes.
-#[derive(Debug, Clone)]
-pub struct EmbeddedOptions {
-    pub gguf_path: PathBuf,
-    /// Re-quantize weight matrices to Q8_0 at load (faster CPU kernels than Q4_1).
-    pub requantize_q8: bool,
-    /// Threads of this backend's rayon pool (0 = number of cores).
-    pub threads: usize,
-    /// Largest prompt in tokens, contexts included.
-    pub max_prompt_tokens: usize,
-    /// Default cap on generated tokens.
-    pub max_new_tokens: usize,
-    pub repeat_penalty: f32,
-    /// Generated tokens looked back for the repeat penalty.
-    pub repeat_last_n: usize,
-    /// The wording of the RAG prompt.
-    pub prompt: PromptTemplate,
-}
-
-impl EmbeddedOptions {
-    /// Defaults for `gguf_path` (the values of the shipped configuration).
-    pub fn new(gguf_path: impl Into<PathBuf>) -> Self {
-        EmbeddedOptions {
-            gguf_path: gguf_path.into(),
-            requantize_q8: true,
-            threads: 0,
-            max_prompt_tokens: 1536,
-            max_new_tokens: 256,
-            repeat_penalty: 1.1,
-            repeat_last_n: 64,
-            prompt: PromptTemplate::default(),
-        }
-    }
-}
-
-/// What is shared by every request of one embedded model.
-pub(crate) struct Shared {
-    pub name: String,
-    pub weights: ModelWeights,
-    pub tokenizer: GgufTokenizer,
-    pub template: ChatFormat,
-    pub bos_text: String,
-    pub stop_ids: Vec<u32>,
-    pub options: EmbeddedOptions,
-    pub pool: rayon::ThreadPool,
-    pub counters: DecodeCounters,
-}
 
 /// A llama-family GGUF model answering in-process.
 #[derive(Clone)]
@@ -129,7 +93,11 @@ impl EmbeddedGenerator {
         let (template, source) = ChatFormat::from_gguf(loaded.chat_template.as_deref(), &eos_text);
         match &source {
             FormatSource::GgufTemplate => {
-                tracing::info!(family = ?template.family, "using the GGUF's own chat template")
+                tracing::info!(
+                    family = ?template.family,
+                    merges_system_turn = template.merges_system_turn(),
+                    "using the GGUF's own chat template"
+                )
             }
             FormatSource::Recognised(why) => tracing::warn!(
                 path = %options.gguf_path.display(),
@@ -207,11 +175,8 @@ impl EmbeddedGenerator {
     }
 
     /// The prompt this generator would send for `request` (what the model really sees).
-    pub fn packed_prompt(
-        &self,
-        request: &GenerationRequest,
-    ) -> Result<crate::PackedPrompt, LlmError> {
-        crate::decode::pack(&self.shared, request)
+    pub fn packed_prompt(&self, request: &GenerationRequest) -> Result<PackedPrompt, LlmError> {
+        self.shared.pack(request)
     }
 }
 

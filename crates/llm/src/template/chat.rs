@@ -1,10 +1,12 @@
 //! Chat formats of instruction-tuned GGUF models. The file's `tokenizer.chat_template` (a
-//! Jinja program) is run by the small interpreter in `jinja_chat` when it stays within the
-//! supported subset; its family (which tokens end a turn) is recognised by the turn markers it
-//! writes. Without a usable template the few formats llama-family models use are rendered
-//! here, ChatML being the fallback (SmolLM2's own format).
+//! Jinja program) is rendered by minijinja (`jinja`); its family (which tokens end a turn) is
+//! recognised by the turn markers it writes. A template that refuses a system turn (Gemma,
+//! Mistral Instruct: `raise_exception`) gets the system text merged into the user turn, as
+//! `system + "\n\n" + user`. Without a usable template — none, one that does not parse, or
+//! one whose prompt drops the system or user text — the few formats llama-family models use
+//! are rendered here, ChatML being the fallback (SmolLM2's own format).
 
-use crate::jinja_chat::JinjaTemplate;
+use super::jinja::{ChatMessage, JinjaTemplate, TemplateError};
 use std::sync::Arc;
 
 /// A chat format: how system/user turns are wrapped and which token ends the answer.
@@ -72,21 +74,50 @@ impl ChatTemplate {
 /// Where a model's chat format came from, for the load log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FormatSource {
-    /// The GGUF's own Jinja template, interpreted.
+    /// The GGUF's own Jinja template, rendered.
     GgufTemplate,
-    /// The GGUF's template could not be interpreted; its family was recognised by its markers.
+    /// The GGUF's template could not be rendered; its family was recognised by its markers.
     Recognised(String),
     /// No usable template: ChatML, and why.
     Fallback(String),
 }
 
-/// How a prompt is written for one model: its own template when it could be interpreted, else
-/// the renderer of its family.
+/// How a prompt is written for one model: its own template when it renders, else the
+/// renderer of its family.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatFormat {
     pub family: ChatTemplate,
     jinja: Option<Arc<JinjaTemplate>>,
+    /// The template refuses a system turn: the system text opens the user turn instead.
+    merge_system: bool,
     eos: String,
+}
+
+/// The messages one system + user exchange becomes for a template.
+fn turns(system: &str, user: &str, merge_system: bool) -> Vec<ChatMessage> {
+    if merge_system {
+        vec![ChatMessage::new("user", format!("{system}\n\n{user}"))]
+    } else {
+        vec![
+            ChatMessage::new("system", system),
+            ChatMessage::new("user", user),
+        ]
+    }
+}
+
+/// Renders a probe exchange; the template is usable when both texts come out.
+fn probe(template: &JinjaTemplate, merge_system: bool, eos: &str) -> Result<(), TemplateError> {
+    let prompt = template.render(
+        &turns("PROBE-SYSTEM", "PROBE-USER", merge_system),
+        true,
+        "",
+        eos,
+    )?;
+    if prompt.contains("PROBE-SYSTEM") && prompt.contains("PROBE-USER") {
+        Ok(())
+    } else {
+        Err(TemplateError("it drops the system or user turn".into()))
+    }
 }
 
 impl From<ChatTemplate> for ChatFormat {
@@ -94,6 +125,7 @@ impl From<ChatTemplate> for ChatFormat {
         ChatFormat {
             family,
             jinja: None,
+            merge_system: false,
             eos: String::new(),
         }
     }
@@ -101,7 +133,8 @@ impl From<ChatTemplate> for ChatFormat {
 
 impl ChatFormat {
     /// The format for a GGUF's `tokenizer.chat_template` (`eos` is the eos token's text). The
-    /// template is used when it parses and renders a probe conversation containing both turns.
+    /// template is used when it parses and renders a probe exchange containing both turns —
+    /// with a system turn, or else with the system text merged into the user turn.
     pub fn from_gguf(jinja: Option<&str>, eos: &str) -> (ChatFormat, FormatSource) {
         let family = ChatTemplate::recognise(jinja);
         let Some(source) = jinja else {
@@ -111,21 +144,19 @@ impl ChatFormat {
                 FormatSource::Fallback("the GGUF has no chat template".into()),
             );
         };
-        let parsed = JinjaTemplate::parse(source).and_then(|t| {
-            let probe = t.render_chat("PROBE-SYSTEM", "PROBE-USER", "", eos)?;
-            if probe.contains("PROBE-SYSTEM") && probe.contains("PROBE-USER") {
-                Ok(t)
-            } else {
-                Err(crate::jinja_chat::TemplateError(
-                    "it drops the system or user turn".into(),
-                ))
-            }
+        let usable = JinjaTemplate::parse(source).and_then(|t| match probe(&t, false, eos) {
+            Ok(()) => Ok((t, false)),
+            Err(separate) => match probe(&t, true, eos) {
+                Ok(()) => Ok((t, true)),
+                Err(_) => Err(separate),
+            },
         });
-        match (parsed, family) {
-            (Ok(t), family) => (
+        match (usable, family) {
+            (Ok((t, merge_system)), family) => (
                 ChatFormat {
                     family: family.unwrap_or(ChatTemplate::ChatMl),
                     jinja: Some(Arc::new(t)),
+                    merge_system,
                     eos: eos.to_string(),
                 },
                 FormatSource::GgufTemplate,
@@ -133,12 +164,12 @@ impl ChatFormat {
             (Err(e), Some(family)) => (
                 ChatFormat::from(family),
                 FormatSource::Recognised(format!(
-                    "template not interpretable ({e}); recognised {family:?}"
+                    "template not usable ({e}); recognised {family:?}"
                 )),
             ),
             (Err(e), None) => (
                 ChatFormat::from(ChatTemplate::ChatMl),
-                FormatSource::Fallback(format!("template not interpretable ({e}) nor recognised")),
+                FormatSource::Fallback(format!("template not usable ({e}) nor recognised")),
             ),
         }
     }
@@ -146,7 +177,12 @@ impl ChatFormat {
     /// The prompt for one system + one user turn, ending where the assistant's answer starts.
     pub fn render(&self, system: &str, user: &str, bos: &str) -> String {
         if let Some(t) = &self.jinja {
-            match t.render_chat(system, user, bos, &self.eos) {
+            match t.render(
+                &turns(system, user, self.merge_system),
+                true,
+                bos,
+                &self.eos,
+            ) {
                 Ok(prompt) => return prompt,
                 Err(e) => {
                     tracing::warn!(error = %e, "chat template failed; using {:?}", self.family)
@@ -158,6 +194,11 @@ impl ChatFormat {
 
     pub fn uses_gguf_template(&self) -> bool {
         self.jinja.is_some()
+    }
+
+    /// True when the template refuses a system turn and the system text opens the user turn.
+    pub fn merges_system_turn(&self) -> bool {
+        self.merge_system
     }
 
     /// Token strings that end the assistant's turn (besides the model's eos id).

@@ -2,8 +2,8 @@
 //! re-quantizing its weight matrices to Q8_0 first: candle's CPU kernels for Q8_0 are several
 //! times faster than for the Q4_1 the default model ships in, at ~1 s of load time.
 
+use super::tokenizer::GgufTokenizer;
 use crate::LlmError;
-use crate::gguf_tokenizer::GgufTokenizer;
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;

@@ -1,80 +1,21 @@
-//! What the two HTTP providers (Ollama, OpenAI-compatible) share: packing the prompt with an
-//! approximate token count (their tokenizers are not here), one HTTP client, the first-token
-//! deadline, the mapping of HTTP failures to typed errors that name the provider, a line reader
-//! over a streamed body, and the task that feeds a generation stream. Dropping the stream
-//! closes its channel; the task notices at its next await and drops the HTTP response, which
-//! closes the connection, so the remote model stops too.
+//! The HTTP side every remote provider shares: one client, sending with the first-token
+//! deadline, the mapping of HTTP failures to typed errors that name the provider, reading the
+//! `error` of an error body (Ollama's `{"error":"..."}` and OpenAI's
+//! `{"error":{"message","type","code"}}` alike, so an OpenAI-compatible server answering either
+//! shape is understood), and a line reader over a streamed body.
 
 use crate::LlmError;
-use crate::chat_template::ChatTemplate;
 use crate::error::RemoteFailure;
-use crate::generator::{GenerationEvent, GenerationRequest};
-use crate::prompt::{PackedPrompt, PromptPacker, TokenCounter};
-use crate::prompt_template::PromptTemplate;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
-use std::future::Future;
 use std::time::Duration;
-use tokio::sync::mpsc::Sender;
 use tokio::time::Instant;
-use tokio_stream::wrappers::ReceiverStream;
 
-/// Characters counted as one token when the real tokenizer is not available.
-const CHARS_PER_TOKEN: usize = 4;
 /// Longest error body read from a provider.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 /// How long connecting to a provider may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Events buffered between the HTTP task and the consumer.
-const CHANNEL_CAPACITY: usize = 16;
-
-pub(crate) type EventSender = Sender<Result<GenerationEvent, LlmError>>;
-
-/// Counts a token per 4 characters: close enough to keep a remote prompt within budget.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApproxTokenCounter;
-
-impl TokenCounter for ApproxTokenCounter {
-    fn count(&self, text: &str) -> Result<usize, LlmError> {
-        Ok(text.chars().count().div_ceil(CHARS_PER_TOKEN))
-    }
-
-    fn token_ends(&self, text: &str) -> Result<Vec<usize>, LlmError> {
-        let mut ends: Vec<usize> = text
-            .char_indices()
-            .skip(CHARS_PER_TOKEN)
-            .step_by(CHARS_PER_TOKEN)
-            .map(|(i, _)| i)
-            .collect();
-        if !text.is_empty() {
-            ends.push(text.len());
-        }
-        Ok(ends)
-    }
-
-    fn neutralize(&self, text: &str) -> String {
-        // Chat APIs take the turns as separate messages: there is no control text to smuggle.
-        text.to_string()
-    }
-}
-
-/// The system and user messages for `request` within `max_tokens` approximate tokens.
-pub(crate) fn pack(
-    prompt: &PromptTemplate,
-    max_tokens: usize,
-    request: &GenerationRequest,
-) -> Result<PackedPrompt, LlmError> {
-    PromptPacker {
-        counter: &ApproxTokenCounter,
-        template: ChatTemplate::ChatMl.into(),
-        prompt,
-        instruction: request.instruction.as_deref(),
-        bos: "",
-        max_tokens,
-    }
-    .pack(&request.query, &request.contexts)
-}
 
 pub(crate) fn http_client(backend: &'static str) -> Result<reqwest::Client, LlmError> {
     reqwest::Client::builder()
@@ -88,34 +29,6 @@ pub(crate) fn http_client(backend: &'static str) -> Result<reqwest::Client, LlmE
                 format!("HTTP client: {e}"),
             )
         })
-}
-
-/// Runs `drive` on its own task and returns its events as a stream; an error `drive` returns
-/// becomes the stream's last item.
-pub(crate) fn spawn_stream<F, Fut>(
-    drive: F,
-) -> BoxStream<'static, Result<GenerationEvent, LlmError>>
-where
-    F: FnOnce(EventSender) -> Fut,
-    Fut: Future<Output = Result<(), LlmError>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_CAPACITY);
-    let task = drive(tx.clone());
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            runtime.spawn(async move {
-                if let Err(err) = task.await {
-                    tracing::warn!(error = %err, "generation failed");
-                    let _ = tx.send(Err(err)).await;
-                }
-            });
-        }
-        Err(_) => {
-            let err = LlmError::Runtime("generate must be called inside a tokio runtime".into());
-            return futures::stream::once(async move { Err(err) }).boxed();
-        }
-    }
-    ReceiverStream::new(rx).boxed()
 }
 
 /// Sends `request`, waiting at most until `deadline`; a non-2xx answer is a typed error.
@@ -298,32 +211,6 @@ impl LineReader {
     }
 }
 
-/// Awaits `next` unless the consumer has gone (then None) or, before the first token, the
-/// first-token deadline passes.
-pub(crate) async fn next_or_stop<T>(
-    tx: &EventSender,
-    first_token_deadline: Option<Instant>,
-    backend: &'static str,
-    timeout: Duration,
-    next: impl Future<Output = T>,
-) -> Option<Result<T, LlmError>> {
-    let limit = async {
-        match first_token_deadline {
-            Some(deadline) => tokio::time::sleep_until(deadline).await,
-            None => futures::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tx.closed() => None,
-        _ = limit => Some(Err(first_token_timeout(backend, timeout))),
-        value = next => Some(Ok(value)),
-    }
-}
-
-pub(crate) fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// The start of a line, for error messages.
 pub(crate) fn clip(line: &str) -> String {
     line.chars().take(200).collect()
@@ -332,15 +219,6 @@ pub(crate) fn clip(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn approximate_counts_are_a_token_per_four_characters() {
-        let c = ApproxTokenCounter;
-        assert_eq!(c.count("").unwrap(), 0);
-        assert_eq!(c.count("abcde").unwrap(), 2);
-        assert_eq!(c.token_ends("abcdefghij").unwrap(), vec![4, 8, 10]);
-        assert_eq!(c.token_ends("ééééé").unwrap(), vec![8, 10]);
-    }
 
     #[test]
     fn error_bodies_of_both_protocols_are_read() {

@@ -3,41 +3,18 @@
 //! text pieces into a bounded channel. A closed channel (the consumer went away) ends the loop
 //! before the next forward pass.
 
+use super::byte_level::Utf8Stream;
+use super::shared::Shared;
 use crate::LlmError;
-use crate::byte_level::Utf8Stream;
-use crate::embedded::Shared;
 use crate::generator::{FinishReason, GenerationEvent, GenerationRequest, GenerationStats};
-use crate::prompt::{PackedPrompt, PromptPacker};
 use candle_core::{D, Device, Tensor};
 use candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::mpsc::Sender;
 
 type EventSender = Sender<Result<GenerationEvent, LlmError>>;
-
-/// Progress of one generator, readable while requests run.
-#[derive(Debug, Default)]
-pub(crate) struct DecodeCounters {
-    /// Tokens selected by the decoder (each costs one forward pass), all requests together.
-    pub decoded: AtomicU64,
-    /// Requests accepted and not yet finished decoding.
-    pub active: AtomicUsize,
-}
-
-/// The prompt `request` becomes for this model.
-pub(crate) fn pack(shared: &Shared, request: &GenerationRequest) -> Result<PackedPrompt, LlmError> {
-    PromptPacker {
-        counter: &shared.tokenizer,
-        template: shared.template.clone(),
-        prompt: &shared.options.prompt,
-        instruction: request.instruction.as_deref(),
-        bos: &shared.bos_text,
-        max_tokens: shared.options.max_prompt_tokens,
-    }
-    .pack(&request.query, &request.contexts)
-}
 
 /// One accepted request, counted as active from creation until dropped.
 pub(crate) struct DecodeJob {
@@ -81,7 +58,7 @@ impl DecodeJob {
     fn decode(&self) -> Result<(), LlmError> {
         let shared = &*self.shared;
         self.request.validate()?;
-        let prompt = pack(shared, &self.request)?;
+        let prompt = shared.pack(&self.request)?;
         let prompt_ids = shared.tokenizer.encode(&prompt.text)?;
         let max_new = self
             .request

@@ -5,10 +5,8 @@
 //! marker is never cut or renumbered.
 
 use crate::LlmError;
-use crate::chat_template::ChatFormat;
 use crate::generator::Context;
-use crate::gguf_tokenizer::GgufTokenizer;
-use crate::prompt_template::PromptTemplate;
+use crate::template::{ChatFormat, PromptTemplate};
 
 /// A shortened context keeps at least this many tokens of its text, else it is dropped.
 const MIN_PARTIAL_TOKENS: usize = 24;
@@ -23,18 +21,6 @@ pub trait TokenCounter {
     fn token_ends(&self, text: &str) -> Result<Vec<usize>, LlmError>;
     /// `text` without strings that would act as chat-control tokens.
     fn neutralize(&self, text: &str) -> String;
-}
-
-impl TokenCounter for GgufTokenizer {
-    fn count(&self, text: &str) -> Result<usize, LlmError> {
-        GgufTokenizer::count(self, text)
-    }
-    fn token_ends(&self, text: &str) -> Result<Vec<usize>, LlmError> {
-        GgufTokenizer::token_ends(self, text)
-    }
-    fn neutralize(&self, text: &str) -> String {
-        self.neutralize_special(text)
-    }
 }
 
 /// The system and user turns of one RAG question.

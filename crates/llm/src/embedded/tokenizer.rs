@@ -6,9 +6,11 @@
 //! 3 and 4) become special tokens, so ChatML markers in a template encode to single ids while
 //! [`GgufTokenizer::neutralize_special`] keeps user text from smuggling them in.
 
+use super::byte_level::token_bytes;
 use crate::LlmError;
-use crate::byte_level::token_bytes;
+use crate::packing::TokenCounter;
 use candle_core::quantized::gguf_file::{Content, Value};
+use std::path::Path;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -212,6 +214,32 @@ impl GgufTokenizer {
             }
         }
         out
+    }
+}
+
+/// Reads only the tokenizer of a GGUF file (no weights), e.g. to count prompt tokens.
+pub fn load_tokenizer(path: &Path) -> Result<GgufTokenizer, LlmError> {
+    let mut file = std::fs::File::open(path).map_err(|source| LlmError::ModelFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let content = Content::read(&mut file).map_err(|e| LlmError::InvalidModel {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    GgufTokenizer::from_gguf(&content)
+}
+
+/// The embedded backend packs prompts with the model's own tokenizer.
+impl TokenCounter for GgufTokenizer {
+    fn count(&self, text: &str) -> Result<usize, LlmError> {
+        GgufTokenizer::count(self, text)
+    }
+    fn token_ends(&self, text: &str) -> Result<Vec<usize>, LlmError> {
+        GgufTokenizer::token_ends(self, text)
+    }
+    fn neutralize(&self, text: &str) -> String {
+        self.neutralize_special(text)
     }
 }
 
