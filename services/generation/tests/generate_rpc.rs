@@ -82,7 +82,7 @@ async fn wait_serving(url: &str) {
 }
 
 /// The whole answer to `request`: the text of its tokens, in order, and the one Done after them.
-async fn answer(
+async fn collect_answer(
     client: &mut GenerationClient<tonic::transport::Channel>,
     request: GenerateRequest,
 ) -> (String, ragmesh_proto::Done) {
@@ -121,7 +121,7 @@ async fn generate_streams_tokens_then_done_and_stops_when_cancelled() {
     // A grounded answer: tokens, then exactly one Done with sane stats. Which words the model
     // picks is not asserted (greedy text differs between CPUs); that it streams, is capped,
     // names its contexts and repeats itself for the same request is.
-    let (answer, done) = answer(
+    let (answer, done) = collect_answer(
         &mut client,
         question("In which town is the Zorblat festival held?", 48),
     )
@@ -145,7 +145,7 @@ async fn generate_streams_tokens_then_done_and_stops_when_cancelled() {
     assert_eq!(done.contexts_sent, vec![1, 2]);
     assert_eq!(metric("ragmesh_generation_streams_active"), 0.0);
     // Greedy decoding: the same request in the same process gives the same answer.
-    let (again, again_done) = answer(
+    let (again, again_done) = collect_answer(
         &mut client,
         question("In which town is the Zorblat festival held?", 48),
     )
