@@ -1,13 +1,13 @@
 //! Bad input gets a 4xx with a JSON error naming the problem, and nothing already stored is
 //! lost or changed by it.
 
-mod common;
-
-use common::*;
+use crate::support::*;
+use ragmesh_testkit::machine;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_bad_input_gets_its_4xx_and_stored_data_is_intact() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();

@@ -2,13 +2,13 @@
 //! real models), documents in, questions out, for every retrieval method and both the JSON and
 //! the streaming endpoint.
 
-mod common;
-
-use common::*;
+use crate::support::*;
+use ragmesh_testkit::machine;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_question_finds_its_document_with_every_method_and_cites_in_range() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();
@@ -71,6 +71,7 @@ async fn each_question_finds_its_document_with_every_method_and_cites_in_range()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streaming_sends_contexts_then_tokens_then_done() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();
@@ -115,6 +116,7 @@ async fn streaming_sends_contexts_then_tokens_then_done() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_name_documents_after_their_files() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();
