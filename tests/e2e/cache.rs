@@ -6,7 +6,9 @@
 //!
 //! One test function, so the slow backends (models) start once for every assertion.
 
-use crate::support::{QUESTIONS, client, corpus_documents, get, get_text, post, ragmesh_bin, sse};
+use crate::support::{
+    QUESTIONS, client, corpus_documents, get, get_text, post, ragmesh_bin, sse, step_names,
+};
 use ragmesh_testkit::{RagmeshProcess, RedisServer, Stack, Topology, delete_redis_keys, machine};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -161,12 +163,7 @@ async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages
     assert_eq!(from_b["sources"], first["sources"]);
     assert_eq!(from_b["cache"]["original_query"], question);
     assert_ne!(from_b["trace_id"], first["trace_id"]);
-    let steps: Vec<&str> = from_b["profile"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let steps = step_names(&from_b);
     assert!(
         steps.contains(&"cache") && !steps.contains(&"retrieve"),
         "{steps:?}"

@@ -159,6 +159,24 @@ pub async fn retrieve(
         .collect()
 }
 
+/// Uploads a multipart `form` of files into `collection`.
+pub async fn upload(base: &str, collection: &str, form: reqwest::multipart::Form) -> (u16, Value) {
+    let request = client()
+        .post(format!("{base}/api/collections/{collection}/documents"))
+        .multipart(form);
+    status_and_json(request).await
+}
+
+/// Names of the steps in an answer's `profile`.
+pub fn step_names(answer: &Value) -> Vec<&str> {
+    answer["profile"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect()
+}
+
 /// The documents GET /api/collections/{collection}/documents lists.
 pub async fn documents(base: &str, collection: &str) -> Vec<Value> {
     let (status, body) = get(base, &format!("/api/collections/{collection}/documents")).await;

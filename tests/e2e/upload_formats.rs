@@ -79,17 +79,6 @@ fn form(files: Vec<(&str, Vec<u8>)>) -> Form {
     })
 }
 
-async fn upload(base: &str, collection: &str, form: Form) -> (u16, Value) {
-    let r = client()
-        .post(format!("{base}/api/collections/{collection}/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn listing(base: &str, collection: &str) -> Vec<(String, Value)> {
     documents(base, collection)
         .await
