@@ -1,5 +1,5 @@
 """Probes a ragmesh gRPC service with off-the-shelf Python clients: grpcio-health-checking
-(grpc.health.v1) and grpcio-reflection. Run by tests/grpc_tools_end_to_end.rs; prints one JSON
+(grpc.health.v1) and grpcio-reflection. Run by tests/e2e/grpc_tools.rs; prints one JSON
 object so the Rust test can assert on it.
 
 usage: grpc_probe.py HOST:PORT SERVICE_NAME

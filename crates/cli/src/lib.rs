@@ -7,7 +7,7 @@ mod args;
 mod backup_cmd;
 mod cluster;
 mod eval;
-mod http_client;
+pub mod http_client;
 mod ingest;
 mod models_cmd;
 mod query;

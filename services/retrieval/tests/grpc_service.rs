@@ -13,13 +13,10 @@ use ragmesh_proto::{
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 const CORAL: &str = "Coral reefs are built by colonies of tiny animals called polyps. Each polyp \
 lives together with microscopic algae, the zooxanthellae, which live inside its tissue and feed it \
@@ -89,30 +86,11 @@ impl Service {
     }
 
     async fn wait_until_serving(&self) {
-        let started = Instant::now();
-        loop {
-            assert!(
-                !self.handle.is_finished(),
-                "the service stopped during start-up"
-            );
-            let endpoint = Channel::from_shared(format!("http://{}", self.addr)).unwrap();
-            if let Ok(channel) = endpoint.connect().await {
-                let mut health = HealthClient::new(channel);
-                let request = HealthCheckRequest {
-                    service: "ragmesh.v1.Retrieval".into(),
-                };
-                if let Ok(response) = health.check(request).await
-                    && response.into_inner().status == ServingStatus::Serving as i32
-                {
-                    return;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(300),
-                "not serving after 300 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let url = format!("http://{}", self.addr);
+        ragmesh_testkit::wait_for_grpc_serving(&url, "ragmesh.v1.Retrieval", || {
+            !self.handle.is_finished()
+        })
+        .await;
     }
 
     async fn client(&self) -> RetrievalClient<Channel> {

@@ -9,12 +9,10 @@ use ragmesh_gateway::{AppState, router};
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// A loopback port nothing listens on (bound, then released).
+/// A loopback port nothing listens on: port 9, below the ephemeral range, so no listener
+/// another test binds on port 0 can be handed it (a port bound and released could be).
 pub fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+    "http://127.0.0.1:9".to_string()
 }
 
 pub fn settings_with_dead_backends(max_body_bytes: usize) -> Settings {

@@ -4,35 +4,21 @@
 //! served from the semantic cache (that is the point of the cache), so the 503 is checked on a
 //! question that was never answered.
 
-mod common;
-
-use common::*;
-use ragmesh_testkit::RagmeshProcess;
+use crate::support::*;
+use ragmesh_testkit::{Topology, machine};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_generation_gives_503_on_query_while_ingest_still_works() {
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().display().to_string();
-    let bin = ragmesh_bin();
-    let retrieval = RagmeshProcess::serve(
-        bin,
-        "retrieval",
-        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data_dir)],
-    );
-    let rerank = RagmeshProcess::serve(bin, "rerank", &[]);
-    let mut generation = RagmeshProcess::serve(bin, "generation", FAST_GENERATION);
-    let gateway = RagmeshProcess::serve(
-        bin,
-        "gateway",
-        &[
-            ("RAGMESH__GATEWAY__RETRIEVAL_URL", &retrieval.url),
-            ("RAGMESH__GATEWAY__RERANK_URL", &rerank.url),
-            ("RAGMESH__GATEWAY__GENERATION_URL", &generation.url),
-        ],
-    );
-    let base = gateway.url.clone();
-    wait_ready(&base).await;
+    let _machine = machine::shared().await;
+    let mut stack = Topology::new(ragmesh_bin())
+        .retrieval(&[])
+        .rerank(&[])
+        .generation(FAST_GENERATION)
+        .gateway(&[])
+        .start()
+        .await;
+    let base = stack.url().to_string();
 
     ingest_corpus(&base, "split").await;
     let (status, answer) = post(
@@ -43,7 +29,7 @@ async fn killed_generation_gives_503_on_query_while_ingest_still_works() {
     .await;
     assert_eq!(status, 200, "{answer}");
 
-    generation.kill();
+    stack.generation.as_mut().unwrap().kill();
 
     let (status, cached) = post(
         &base,

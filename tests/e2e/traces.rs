@@ -5,10 +5,8 @@
 //! collector that is down costs nothing but the spans: queries still succeed, and the loss is
 //! counted.
 
-mod common;
-
-use common::*;
-use ragmesh_testkit::{OtlpReceiver, RagmeshProcess, ReceivedSpan};
+use crate::support::*;
+use ragmesh_testkit::{CLOSED_URL, OtlpReceiver, RagmeshProcess, ReceivedSpan, Topology, machine};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -42,57 +40,27 @@ fn names(spans: &[ReceivedSpan]) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_query_is_one_trace_across_every_service() {
+    let _machine = machine::shared().await;
     let receiver = OtlpReceiver::start().await;
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().display().to_string();
-    let otlp = [
-        (
-            "RAGMESH__TELEMETRY__OTLP_ENDPOINT",
-            receiver.endpoint.as_str(),
-        ),
-        ("RAGMESH__TELEMETRY__SAMPLING_RATIO", "1.0"),
-    ];
-    let with = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
-        otlp.iter()
-            .chain(extra.iter())
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    let serve = |service: &str, env: Vec<(String, String)>| {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        RagmeshProcess::serve(ragmesh_bin(), service, &env)
-    };
-    let retrieval = serve(
-        "retrieval",
-        with(&[("RAGMESH__RETRIEVAL__DATA_DIR", &data_dir)]),
-    );
-    let rerank = serve("rerank", with(&[]));
-    let generation = serve("generation", with(FAST_GENERATION));
-    let gateway = serve(
-        "gateway",
-        with(&[
-            ("RAGMESH__GATEWAY__RETRIEVAL_URL", &retrieval.url),
-            ("RAGMESH__GATEWAY__RERANK_URL", &rerank.url),
-            ("RAGMESH__GATEWAY__GENERATION_URL", &generation.url),
-        ]),
-    );
-    let base = gateway.url.clone();
-    wait_ready(&base).await;
+    let stack = Topology::new(ragmesh_bin())
+        .env(&[
+            (
+                "RAGMESH__TELEMETRY__OTLP_ENDPOINT",
+                receiver.endpoint.as_str(),
+            ),
+            ("RAGMESH__TELEMETRY__SAMPLING_RATIO", "1.0"),
+        ])
+        .retrieval(&[])
+        .rerank(&[])
+        .generation(FAST_GENERATION)
+        .gateway(&[])
+        // The LB proxies once its first health check has seen the gateway ready.
+        .lb(&[])
+        .start()
+        .await;
+    let base = stack.gateway().url.clone();
     ingest_corpus(&base, "traced").await;
-    let lb = serve(
-        "lb",
-        with(&[("RAGMESH__LB__UPSTREAMS", base.trim_start_matches("http://"))]),
-    );
-    // The LB proxies once its first health check has seen the gateway ready.
-    let start = Instant::now();
-    while get(&lb.url, "/health/ready").await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the LB never reached the gateway:\n{}",
-            lb.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let lb = stack.lb.as_ref().unwrap();
 
     let (status, answer) = post(
         &lb.url,
@@ -269,12 +237,11 @@ async fn one_query_is_one_trace_across_every_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_that_is_down_fails_no_query_and_the_loss_is_counted() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let _machine = machine::shared().await;
+    let endpoint = CLOSED_URL;
     let data = tempfile::tempdir().unwrap();
     let mut env = FAST_GENERATION.to_vec();
-    env.push(("RAGMESH__TELEMETRY__OTLP_ENDPOINT", &endpoint));
+    env.push(("RAGMESH__TELEMETRY__OTLP_ENDPOINT", endpoint));
     let process = RagmeshProcess::up(ragmesh_bin(), data.path(), &env);
     let base = process.url.clone();
     ingest_corpus(&base, "lost").await;
@@ -290,7 +257,7 @@ async fn a_collector_that_is_down_fails_no_query_and_the_loss_is_counted() {
     // The spans of that query cannot be delivered: counted, not retried forever or blocking.
     let start = Instant::now();
     loop {
-        let text = common::metrics_text(&base).await;
+        let text = metrics_text(&base).await;
         let value = |name: &str| {
             text.lines()
                 .find(|l| l.starts_with(name))

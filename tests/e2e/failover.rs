@@ -10,12 +10,8 @@
 //! docs/benchmarks.md, never asserted as times): how long the LB took to stop sending to the
 //! dead gateway and how long each restarted member took to take traffic again.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{QUESTIONS, client, corpus_documents, ragmesh_bin};
-use ragmesh_testkit::{Cluster, metric_sum};
+use crate::support::{QUESTIONS, client, corpus_documents, ragmesh_bin};
+use ragmesh_testkit::{Cluster, machine, metric_sum};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -242,7 +238,7 @@ async fn scenario() {
         ],
     );
     let entry = cluster.entry_url.clone();
-    let (status, body) = common::post(
+    let (status, body) = crate::support::post(
         &entry,
         &format!("/api/collections/{COLLECTION}/documents"),
         &corpus_documents(),
@@ -254,7 +250,7 @@ async fn scenario() {
     for (_, question) in QUESTIONS {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
-            let (status, answer) = common::post(
+            let (status, answer) = crate::support::post(
                 &entry,
                 "/api/query",
                 &json!({ "query": question, "collection": COLLECTION }),
@@ -423,6 +419,7 @@ async fn scenario() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cluster_serves_through_kills_of_every_kind_of_member_and_a_rolling_restart() {
+    let _machine = machine::alone().await;
     tokio::time::timeout(TEST_TIMEOUT, scenario())
         .await
         .expect("the failover scenario exceeded its time bound");

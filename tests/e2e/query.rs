@@ -2,13 +2,13 @@
 //! real models), documents in, questions out, for every retrieval method and both the JSON and
 //! the streaming endpoint.
 
-mod common;
-
-use common::*;
+use crate::support::*;
+use ragmesh_testkit::machine;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_question_finds_its_document_with_every_method_and_cites_in_range() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();
@@ -50,12 +50,7 @@ async fn each_question_finds_its_document_with_every_method_and_cites_in_range()
             );
         }
         let profile = &answer["profile"];
-        let steps: Vec<&str> = profile["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap())
-            .collect();
+        let steps = step_names(&answer);
         assert!(
             steps.contains(&"retrieve") && steps.contains(&"generate"),
             "{profile}"
@@ -71,6 +66,7 @@ async fn each_question_finds_its_document_with_every_method_and_cites_in_range()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streaming_sends_contexts_then_tokens_then_done() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();
@@ -115,6 +111,7 @@ async fn streaming_sends_contexts_then_tokens_then_done() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_name_documents_after_their_files() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();
@@ -134,14 +131,8 @@ async fn uploads_name_documents_after_their_files() {
             )
             .file_name("sourdough.txt"),
         );
-    let r = client()
-        .post(format!("{base}/api/collections/up/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let (status, body) = upload(&base, "up", form).await;
+    assert_eq!(status, 200);
     assert_eq!(body["documents"], 2, "{body}");
 
     let (status, listing) = get(&base, "/api/collections/up/documents").await;

@@ -4,19 +4,11 @@
 //! level changes at run time; `/api/profile/stats` names the dominant step; and a backend
 //! running as its own process serves `/metrics` and `/log-level` on its admin listener.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
-use ragmesh_testkit::RagmeshProcess;
+use crate::support::*;
+use ragmesh_testkit::{RagmeshProcess, Topology, machine};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::PathBuf;
 
 /// The tiny BERT cross-encoder checkpoint the cross-encoder parity tests use, so reranking
 /// (and its metrics) runs for real.
@@ -69,11 +61,6 @@ fn exported_names(exposition: &str) -> BTreeSet<String> {
         .collect()
 }
 
-async fn text(url: &str) -> (u16, String) {
-    let r = client().get(url).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 async fn put(url: &str, body: &Value) -> (u16, Value) {
     let r = client().put(url).json(body).send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
@@ -91,6 +78,7 @@ fn log_lines_of_trace(process: &RagmeshProcess, trace_id: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_cluster_exports_every_named_series_and_follows_a_query_everywhere() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let model = tiny_cross_encoder().display().to_string();
     let up = RagmeshProcess::up(
@@ -149,7 +137,7 @@ async fn one_cluster_exports_every_named_series_and_follows_a_query_everywhere()
 
     // Every series an alert or a dashboard names is exported, unless allow-listed; nothing
     // allow-listed is exported (the list must shrink as features land).
-    let (status, exposition) = text(&format!("{base}/metrics")).await;
+    let (status, exposition) = get_text(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     let mut exported = exported_names(&exposition);
     // The load balancer's series come from `ragmesh serve lb` in front of this gateway.
@@ -164,7 +152,7 @@ async fn one_cluster_exports_every_named_series_and_follows_a_query_everywhere()
     let (status, _) = get(&lb.url, "/health/ready").await;
     assert_eq!(status, 200, "through the load balancer");
     let lb_metrics = lb.metrics_url.clone().unwrap();
-    let (status, lb_exposition) = text(&format!("{lb_metrics}/metrics")).await;
+    let (status, lb_exposition) = get_text(&format!("{lb_metrics}/metrics")).await;
     assert_eq!(status, 200);
     exported.extend(exported_names(&lb_exposition));
     let allowed = allow_list();
@@ -256,26 +244,25 @@ async fn one_cluster_exports_every_named_series_and_follows_a_query_everywhere()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backend_in_its_own_process_serves_metrics_and_log_level() {
-    let rerank = RagmeshProcess::serve(
-        ragmesh_bin(),
-        "rerank",
-        &[("RAGMESH__RERANK__METRICS_LISTEN", "127.0.0.1:0")],
-    );
+    let _machine = machine::shared().await;
+    // Rerank and a gateway; retrieval and generation are not running (closed ports).
+    let stack = Topology::new(ragmesh_bin())
+        .rerank(&[("RAGMESH__RERANK__METRICS_LISTEN", "127.0.0.1:0")])
+        .gateway(&[])
+        .start()
+        .await;
+    let rerank = stack.rerank.as_ref().unwrap();
     let metrics_url = rerank
         .metrics_url
         .clone()
         .expect("metrics_url in the ready file");
-    let gateway = RagmeshProcess::serve(
-        ragmesh_bin(),
-        "gateway",
-        &[("RAGMESH__GATEWAY__RERANK_URL", rerank.url.as_str())],
-    );
+    let gateway = stack.gateway();
     // The readiness probe calls rerank's grpc.health.v1 (the other backends are not running).
     let (status, ready) = get(&gateway.url, "/health/ready").await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["services"]["rerank"], "serving", "{ready}");
 
-    let (status, exposition) = text(&format!("{metrics_url}/metrics")).await;
+    let (status, exposition) = get_text(&format!("{metrics_url}/metrics")).await;
     assert_eq!(status, 200);
     assert!(
         exposition.contains(
@@ -284,7 +271,7 @@ async fn a_backend_in_its_own_process_serves_metrics_and_log_level() {
         "{exposition}"
     );
     assert!(exposition.contains("ragmesh_service_info{service=\"rerank\"} 1"));
-    let (_, gateway_metrics) = text(&format!("{}/metrics", gateway.url)).await;
+    let (_, gateway_metrics) = get_text(&format!("{}/metrics", gateway.url)).await;
     assert!(gateway_metrics.contains("ragmesh_backend_up{backend=\"rerank\"} 1"));
     assert!(gateway_metrics.contains("ragmesh_backend_up{backend=\"generation\"} 0"));
 

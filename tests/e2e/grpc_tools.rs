@@ -3,17 +3,14 @@
 //! grpc.health.v1 status, and the `grpcio-reflection` client lists its services and fetches
 //! the descriptors of `ragmesh.v1.Rerank` (CI installs both with pip; see `.ci/run`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
-use ragmesh_testkit::RagmeshProcess;
+use crate::support::*;
+use ragmesh_testkit::{RagmeshProcess, machine};
 use serde_json::Value;
 use std::process::Command;
 
 #[test]
 fn python_health_and_reflection_clients_see_a_serving_service() {
+    let _machine = machine::shared_blocking();
     let rerank = RagmeshProcess::serve(ragmesh_bin(), "rerank", &[]);
     let probe = probe(rerank.addr(), "ragmesh.v1.Rerank");
     assert_eq!(probe["service"], "SERVING", "{probe}");
@@ -47,6 +44,7 @@ fn python_health_and_reflection_clients_see_a_serving_service() {
 /// until a writer comes, so "still loading" lasts exactly as long as this test needs.
 #[test]
 fn python_health_client_sees_not_serving_while_the_model_loads() {
+    let _machine = machine::shared_blocking();
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("model.gguf");
     let made = Command::new("mkfifo")
@@ -68,7 +66,7 @@ fn python_health_client_sees_not_serving_while_the_model_loads() {
 /// Runs tests/grpc_probe.py (the real Python gRPC clients) against `addr` for `service` and
 /// returns the JSON it prints.
 fn probe(addr: &str, service: &str) -> Value {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpc_probe.py");
+    let script = repo().join("tests/grpc_probe.py");
     let output = Command::new("python3")
         .arg(&script)
         .arg(addr)

@@ -1,13 +1,13 @@
 //! What is stored stays stored: a restart on the same data directory gives the same results,
 //! re-ingesting the same text adds nothing, and deleting a source removes it from every leg.
 
-mod common;
-
-use common::*;
+use crate::support::*;
+use ragmesh_testkit::machine;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn restart_reingest_and_delete_keep_the_indexes_consistent() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let mut up = start_up(data.path());
     let base = up.url.clone();

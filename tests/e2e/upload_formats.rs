@@ -4,16 +4,13 @@
 //! them, a refused request stores nothing, and `ragmesh ingest` walks a folder, resumes from
 //! its journal and names every file that failed.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::*;
+use crate::support::*;
 use ragmesh_testkit::documents::{DocxParagraph, docx, pdf};
+use ragmesh_testkit::machine;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
 const HONEYBEES_HTML: &str = r#"<!DOCTYPE html><html><head><title>Bees &amp; dances</title>
 <style>.x { content: "stylesheet marmalade" }</style>
@@ -82,23 +79,9 @@ fn form(files: Vec<(&str, Vec<u8>)>) -> Form {
     })
 }
 
-async fn upload(base: &str, collection: &str, form: Form) -> (u16, Value) {
-    let r = client()
-        .post(format!("{base}/api/collections/{collection}/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn listing(base: &str, collection: &str) -> Vec<(String, Value)> {
-    let (status, body) = get(base, &format!("/api/collections/{collection}/documents")).await;
-    assert_eq!(status, 200, "{body}");
-    body["documents"]
-        .as_array()
-        .unwrap()
+    documents(base, collection)
+        .await
         .iter()
         .map(|d| {
             (
@@ -111,6 +94,7 @@ async fn listing(base: &str, collection: &str) -> Vec<(String, Value)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_format_is_searchable_and_bad_files_are_refused_without_storing_anything() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();
@@ -246,34 +230,26 @@ async fn every_format_is_searchable_and_bad_files_are_refused_without_storing_an
 }
 
 fn run_ingest(base: &str, dir: &Path, journal: &Path) -> (bool, String) {
-    let output = Command::new(ragmesh_bin())
-        .args([
-            "ingest",
-            "--collection",
-            "cli",
-            "--url",
-            base,
-            "--quiet",
-            "--parallel",
-            "2",
-            "--batch",
-            "2",
-        ])
-        .arg("--journal")
-        .arg(journal)
-        .arg(dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    run_ragmesh(&[
+        OsStr::new("ingest"),
+        OsStr::new("--collection"),
+        OsStr::new("cli"),
+        OsStr::new("--url"),
+        OsStr::new(base),
+        OsStr::new("--quiet"),
+        OsStr::new("--parallel"),
+        OsStr::new("2"),
+        OsStr::new("--batch"),
+        OsStr::new("2"),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+        dir.as_os_str(),
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_walks_a_folder_resumes_from_its_journal_and_names_failures() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();

@@ -5,12 +5,8 @@
 //! prove an unreachable provider is a 503 naming it. The double also answers the instruction
 //! calls of `rewrite` and `multihop`, so their steps can be checked exactly.
 
-#![allow(clippy::unwrap_used)] // test code: panics are failures
-
-mod common;
-
-use common::*;
-use ragmesh_testkit::{ChatDouble, Protocol, Reply, system_text, user_text};
+use crate::support::*;
+use ragmesh_testkit::{CLOSED_URL, ChatDouble, Protocol, Reply, machine, system_text, user_text};
 use serde_json::{Value, json};
 
 /// What the double says: rewordings, sub-questions, follow-ups, or an answer citing [1], [2]
@@ -55,17 +51,16 @@ fn steps(answer: &Value) -> Vec<(String, Option<String>)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn remote_providers_answer_through_the_gateway_with_honest_citations() {
+    let _machine = machine::shared().await;
     let double = ChatDouble::start(Protocol::Ollama, script).await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_openai = format!("http://{}/v1", closed.local_addr().unwrap());
-    drop(closed);
+    let dead_openai = format!("{CLOSED_URL}/v1");
     let data = tempfile::tempdir().unwrap();
     let up = ragmesh_testkit::RagmeshProcess::up(
         ragmesh_bin(),
         data.path(),
         &[
             // Every request below must reach the provider; the semantic cache (which would
-            // answer the repeated question itself) is tested in cache_end_to_end.rs.
+            // answer the repeated question itself) is tested in the cache module.
             ("RAGMESH__CACHE__ENABLED", "false"),
             ("RAGMESH__GENERATION__PROVIDER", "ollama"),
             ("RAGMESH__GENERATION__EMBEDDED_ENABLED", "false"),

@@ -1,7 +1,9 @@
-//! Helpers shared by the end-to-end tests: the real `ragmesh` binary, the fixture corpus, and
-//! small HTTP/SSE calls that return status and JSON so assertions stay one line.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Helpers the end-to-end modules share: the real `ragmesh` binary, the fixture corpus, and
+//! small HTTP/SSE calls that return status and JSON so assertions stay one line. Server-Sent
+//! Events are parsed by the CLI's own parser (`ragmesh_cli::http_client::parse_sse_block`),
+//! the one `ragmesh query --stream` uses. Processes are started by `ragmesh_testkit`.
 
+use ragmesh_cli::http_client::parse_sse_block;
 use ragmesh_testkit::RagmeshProcess;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -9,6 +11,20 @@ use std::path::{Path, PathBuf};
 /// The `ragmesh` binary cargo built for these tests.
 pub fn ragmesh_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_ragmesh"))
+}
+
+/// Runs `ragmesh ARGS` to the end; whether it succeeded, and its stdout and stderr.
+pub fn run_ragmesh<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String) {
+    let out = std::process::Command::new(ragmesh_bin())
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// Settings that keep end-to-end answers short, so tests spend little time decoding.
@@ -39,8 +55,13 @@ pub const QUESTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The repository root (the root package's manifest directory).
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
 pub fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus")
+    repo().join("tests/fixtures/corpus")
 }
 
 /// The fixture corpus as the JSON ingest body.
@@ -60,67 +81,48 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-pub async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = client()
-        .post(format!("{base}{path}"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+/// Sends `request`; status and JSON body of the response (Null when the body is not JSON).
+async fn status_and_json(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = request.send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn post_json(base: &str, path: &str, body: &Value) -> reqwest::RequestBuilder {
+    client().post(format!("{base}{path}")).json(body)
+}
+
+pub async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
+    status_and_json(post_json(base, path, body)).await
 }
 
 pub async fn post_raw(base: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-    let r = client()
+    let request = client()
         .post(format!("{base}{path}"))
         .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+        .body(body);
+    status_and_json(request).await
 }
 
 pub async fn get(base: &str, path: &str) -> (u16, Value) {
-    let r = client().get(format!("{base}{path}")).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    status_and_json(client().get(format!("{base}{path}"))).await
 }
 
-/// Polls `{base}/health/ready` until 200: every backend answers (model loading in a debug
-/// build included, bounded at 300 s).
-pub async fn wait_ready(base: &str) {
-    let start = std::time::Instant::now();
-    while get(base, "/health/ready").await.0 != 200 {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(300),
-            "services never became ready"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+pub async fn delete(base: &str, path: &str) -> (u16, Value) {
+    status_and_json(client().delete(format!("{base}{path}"))).await
+}
+
+/// Status and text body of `GET url`.
+pub async fn get_text(url: &str) -> (u16, String) {
+    let r = client().get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 /// The Prometheus text a process exports at `{base}/metrics`.
 pub async fn metrics_text(base: &str) -> String {
-    let r = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{base}/metrics: {}", r.status());
-    r.text().await.unwrap()
-}
-
-pub async fn delete(base: &str, path: &str) -> (u16, Value) {
-    let r = client()
-        .delete(format!("{base}{path}"))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let (status, text) = get_text(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200, "{base}/metrics: {status}");
+    text
 }
 
 pub async fn ingest_corpus(base: &str, collection: &str) -> Value {
@@ -155,6 +157,31 @@ pub async fn retrieve(
             )
         })
         .collect()
+}
+
+/// Uploads a multipart `form` of files into `collection`.
+pub async fn upload(base: &str, collection: &str, form: reqwest::multipart::Form) -> (u16, Value) {
+    let request = client()
+        .post(format!("{base}/api/collections/{collection}/documents"))
+        .multipart(form);
+    status_and_json(request).await
+}
+
+/// Names of the steps in an answer's `profile`.
+pub fn step_names(answer: &Value) -> Vec<&str> {
+    answer["profile"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect()
+}
+
+/// The documents GET /api/collections/{collection}/documents lists.
+pub async fn documents(base: &str, collection: &str) -> Vec<Value> {
+    let (status, body) = get(base, &format!("/api/collections/{collection}/documents")).await;
+    assert_eq!(status, 200, "{body}");
+    body["documents"].as_array().unwrap().clone()
 }
 
 /// Chunk count of a collection from GET /api/collections.
@@ -193,31 +220,13 @@ pub fn citation_numbers(answer: &str) -> Vec<usize> {
 
 /// POST an SSE endpoint and collect (event, data) pairs until the stream ends.
 pub async fn sse(base: &str, path: &str, body: &Value) -> (u16, Vec<(String, Value)>) {
-    let r = client()
-        .post(format!("{base}{path}"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(base, path, body).send().await.unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
-    let mut events = Vec::new();
-    for block in text.split("\n\n") {
-        let mut event = String::from("message");
-        let mut data = String::new();
-        for line in block.lines() {
-            if let Some(v) = line.strip_prefix("event:") {
-                event = v.trim().to_string();
-            } else if let Some(v) = line.strip_prefix("data:") {
-                data.push_str(v.strip_prefix(' ').unwrap_or(v));
-            }
-        }
-        if !data.is_empty() {
-            events.push((
-                event,
-                serde_json::from_str(&data).unwrap_or(Value::String(data)),
-            ));
-        }
-    }
+    let events = text
+        .split("\n\n")
+        .filter_map(parse_sse_block)
+        .map(|e| (e.event, e.data))
+        .collect();
     (status, events)
 }

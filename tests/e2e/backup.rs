@@ -4,49 +4,23 @@
 //! once the batches it missed are added, every method answers exactly as the original. A
 //! corrupted or truncated archive is refused with a 422 and the existing copy is untouched;
 //! restoring over an existing collection without `replace=true` is a 409.
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+#![allow(clippy::print_stdout)]
 
-mod common;
-
-use common::*;
-use ragmesh_testkit::RagmeshProcess;
+use crate::support::*;
+use ragmesh_testkit::{Stack, Topology, machine};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BATCHES: usize = 8;
 
-/// Retrieval + gateway over `data_dir` (rerank and generation are not needed by these routes).
-fn start_pair(data_dir: &Path) -> (RagmeshProcess, RagmeshProcess) {
-    let data = data_dir.display().to_string();
-    let retrieval = RagmeshProcess::serve(
-        ragmesh_bin(),
-        "retrieval",
-        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data)],
-    );
-    let gateway = RagmeshProcess::serve(
-        ragmesh_bin(),
-        "gateway",
-        &[
-            ("RAGMESH__GATEWAY__RETRIEVAL_URL", &retrieval.url),
-            ("RAGMESH__GATEWAY__RERANK_URL", "http://127.0.0.1:9"),
-            ("RAGMESH__GATEWAY__GENERATION_URL", "http://127.0.0.1:9"),
-        ],
-    );
-    (retrieval, gateway)
-}
-
-async fn wait_for_retrieval(base: &str) {
-    let start = Instant::now();
-    while get(base, "/api/collections").await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "retrieval never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Retrieval + gateway (rerank and generation are not needed by these routes), started but
+/// not yet waited for.
+fn start_pair() -> Stack {
+    Topology::new(ragmesh_bin())
+        .retrieval(&[])
+        .gateway(&[])
+        .spawn()
 }
 
 fn batch(i: usize) -> Value {
@@ -65,11 +39,8 @@ fn batch(i: usize) -> Value {
 }
 
 async fn listing(base: &str, collection: &str) -> BTreeMap<String, u64> {
-    let (status, body) = get(base, &format!("/api/collections/{collection}/documents")).await;
-    assert_eq!(status, 200, "{body}");
-    body["documents"]
-        .as_array()
-        .unwrap()
+    documents(base, collection)
+        .await
         .iter()
         .map(|d| {
             (
@@ -90,16 +61,6 @@ async fn all_results(base: &str, collection: &str) -> Vec<Vec<(String, u64)>> {
     results
 }
 
-fn cli(args: &[&str]) -> (bool, String) {
-    let out = Command::new(ragmesh_bin()).args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 async fn restore_raw(base: &str, query: &str, archive: Vec<u8>) -> (u16, Value) {
     post_raw(
         base,
@@ -112,11 +73,11 @@ async fn restore_raw(base: &str, query: &str, archive: Vec<u8>) -> (u16, Value) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backup_taken_during_ingest_restores_elsewhere_with_identical_results() {
-    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (_ra, ga) = start_pair(a_dir.path());
-    let (_rb, gb) = start_pair(b_dir.path());
-    wait_for_retrieval(&ga.url).await;
-    wait_for_retrieval(&gb.url).await;
+    let _machine = machine::shared().await;
+    let (a, b) = (start_pair(), start_pair());
+    a.wait_ready().await;
+    b.wait_ready().await;
+    let (ga, gb) = (a.gateway(), b.gateway());
     ingest_corpus(&ga.url, "kb").await;
 
     // Batches keep arriving, in order, while the backup is taken.
@@ -128,9 +89,10 @@ async fn a_backup_taken_during_ingest_restores_elsewhere_with_identical_results(
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let archive_path = a_dir.path().join("kb.ragmesh-backup");
+    let archives = tempfile::tempdir().unwrap();
+    let archive_path = archives.path().join("kb.ragmesh-backup");
     let archive_arg = archive_path.display().to_string();
-    let (ok, out) = cli(&[
+    let (ok, out) = run_ragmesh(&[
         "backup",
         "--collection",
         "kb",
@@ -143,7 +105,7 @@ async fn a_backup_taken_during_ingest_restores_elsewhere_with_identical_results(
     writer.await.unwrap();
     let archive = std::fs::read(&archive_path).unwrap();
 
-    let (ok, out) = cli(&["restore", &archive_arg, "--url", &gb.url]);
+    let (ok, out) = run_ragmesh(&["restore", &archive_arg, "--url", &gb.url]);
     assert!(ok, "{out}");
     assert!(out.contains("restored collection kb"), "{out}");
 

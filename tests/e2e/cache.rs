@@ -5,66 +5,37 @@
 //! on a free port, kills and restarts (the shared one is never touched).
 //!
 //! One test function, so the slow backends (models) start once for every assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{QUESTIONS, corpus_documents, get, post, ragmesh_bin, sse};
-use ragmesh_testkit::RagmeshProcess;
+use crate::support::{
+    QUESTIONS, client, corpus_documents, get, get_text, post, ragmesh_bin, sse, step_names,
+};
+use ragmesh_testkit::{RagmeshProcess, RedisServer, Stack, Topology, delete_redis_keys, machine};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const COLLECTION: &str = "cachetest";
 
-struct Backends {
-    retrieval: RagmeshProcess,
-    generation: RagmeshProcess,
-    _data: tempfile::TempDir,
-}
-
-fn backends() -> Backends {
-    let data = tempfile::tempdir().unwrap();
-    let dir = data.path().display().to_string();
-    let retrieval = RagmeshProcess::serve(
-        ragmesh_bin(),
-        "retrieval",
-        &[("RAGMESH__RETRIEVAL__DATA_DIR", dir.as_str())],
-    );
-    let generation = RagmeshProcess::serve(
-        ragmesh_bin(),
-        "generation",
-        &[("RAGMESH__GENERATION__MAX_NEW_TOKENS", "24")],
-    );
-    Backends {
-        retrieval,
-        generation,
-        _data: data,
-    }
+/// The slow backends, started once: retrieval and generation (rerank is left out).
+fn backends() -> Stack {
+    Topology::new(ragmesh_bin())
+        .retrieval(&[])
+        .generation(&[("RAGMESH__GENERATION__MAX_NEW_TOKENS", "24")])
+        .spawn()
 }
 
 /// A gateway over `backends` with L2 on `redis_url` under `prefix`; `extra` overrides.
 fn gateway(
-    backends: &Backends,
+    backends: &Stack,
     redis_url: &str,
     prefix: &str,
     extra: &[(&str, &str)],
 ) -> RagmeshProcess {
     let mut env: Vec<(&str, &str)> = vec![
-        (
-            "RAGMESH__GATEWAY__RETRIEVAL_URL",
-            backends.retrieval.url.as_str(),
-        ),
-        (
-            "RAGMESH__GATEWAY__GENERATION_URL",
-            backends.generation.url.as_str(),
-        ),
-        ("RAGMESH__GATEWAY__RERANK_URL", "http://127.0.0.1:9"),
         ("RAGMESH__CACHE__L2_REDIS_URL", redis_url),
         ("RAGMESH__CACHE__L2_KEY_PREFIX", prefix),
     ];
     env.extend_from_slice(extra);
-    RagmeshProcess::serve(ragmesh_bin(), "gateway", &env)
+    backends.add_gateway(&env)
 }
 
 /// Ingests `body` into the test collection through `base`, retrying while the retrieval
@@ -98,7 +69,7 @@ async fn ask(base: &str, query: &str, extra: Value) -> Value {
     // only that state is waited for, every other failure fails the test at once.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let response = common::client()
+        let response = client()
             .post(format!("{base}/api/query"))
             .json(&body)
             .send()
@@ -150,57 +121,9 @@ async fn wait_for_stats(base: &str, what: &str, check: impl Fn(&Value) -> bool) 
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A redis-server of this test's own, without persistence.
-fn start_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (.ci/run installs it)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-}
-
-/// Deletes every key under `prefix` in the shared Redis.
-fn clean_redis(prefix: &str) {
-    let keys = Command::new("redis-cli")
-        .args(["-p", "6379", "--scan", "--pattern", &format!("{prefix}*")])
-        .output()
-        .unwrap();
-    for key in String::from_utf8_lossy(&keys.stdout).lines() {
-        let _ = Command::new("redis-cli")
-            .args(["-p", "6379", "del", key])
-            .output();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages() {
+    let _machine = machine::alone().await;
     let backends = backends();
     let prefix = format!("ragmesh:test:cache:{}", std::process::id());
     let shared = "redis://127.0.0.1:6379";
@@ -212,7 +135,8 @@ async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages
         &prefix,
         &[("RAGMESH__CACHE__L2_GENERATION_CHECK_MS", "60000")],
     );
-    let other_generator = backends.generation.url.replace("127.0.0.1", "localhost");
+    let generation = backends.generation.as_ref().unwrap();
+    let other_generator = generation.url.replace("127.0.0.1", "localhost");
     let c = gateway(
         &backends,
         shared,
@@ -239,12 +163,7 @@ async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages
     assert_eq!(from_b["sources"], first["sources"]);
     assert_eq!(from_b["cache"]["original_query"], question);
     assert_ne!(from_b["trace_id"], first["trace_id"]);
-    let steps: Vec<&str> = from_b["profile"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let steps = step_names(&from_b);
     assert!(
         steps.contains(&"cache") && !steps.contains(&"retrieve"),
         "{steps:?}"
@@ -355,7 +274,7 @@ async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages
         json!({ "ttl_secs": 0 }),
         json!({ "l1_max_entries": 0 }),
     ] {
-        let r = common::client()
+        let r = client()
             .put(format!("{}/api/cache/config", c.url))
             .json(&bad)
             .send()
@@ -369,7 +288,7 @@ async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages
             "{body}"
         );
     }
-    let r = common::client()
+    let r = client()
         .put(format!("{}/api/cache/config", c.url))
         .json(&json!({ "threshold": 0.93, "l1_max_entries": 50 }))
         .send()
@@ -406,7 +325,7 @@ async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages
         "{stats}"
     );
     assert_eq!(stats["l2"]["state"], "closed", "{stats}");
-    let (_, metrics) = get_text(&b.url, "/metrics").await;
+    let (_, metrics) = get_text(&format!("{}/metrics", b.url)).await;
     for series in [
         "ragmesh_cache_hits_total",
         "ragmesh_cache_misses_total",
@@ -415,25 +334,15 @@ async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages
         assert!(metrics.contains(series), "{series} missing from /metrics");
     }
     drop((a, b, c));
-    clean_redis(&prefix);
+    delete_redis_keys(&prefix);
 
     redis_outage(&backends).await;
 }
 
-async fn get_text(base: &str, path: &str) -> (u16, String) {
-    let r = common::client()
-        .get(format!("{base}{path}"))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 /// Redis killed mid-run: no request fails; restarted: L2 hits resume, gateways untouched.
-async fn redis_outage(backends: &Backends) {
-    let port = free_port();
-    let url = format!("redis://127.0.0.1:{port}");
-    let mut redis = start_redis(port);
+async fn redis_outage(backends: &Stack) {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
     let e = gateway(backends, &url, "outage", &[]);
     let f = gateway(backends, &url, "outage", &[]);
     let question = QUESTIONS[0].1;
@@ -443,8 +352,7 @@ async fn redis_outage(backends: &Backends) {
         Some("l2")
     );
 
-    redis.kill().unwrap();
-    redis.wait().unwrap();
+    redis.kill();
     // Every request still answers 200: from L1, or by running the pipeline.
     assert_eq!(
         cache_of(&ask(&f.url, question, json!({})).await).1,
@@ -465,7 +373,7 @@ async fn redis_outage(backends: &Backends) {
     let (_, stats) = get(&e.url, "/api/cache/stats").await;
     assert_ne!(stats["l2"]["state"], "closed", "{stats}");
 
-    let mut redis = start_redis(port);
+    redis.restart();
     wait_for_stats(&e.url, "E reconnects", |s| s["l2"]["connected"] == true).await;
     wait_for_stats(&f.url, "F reconnects", |s| s["l2"]["connected"] == true).await;
     let after = QUESTIONS[3].1;
@@ -477,6 +385,5 @@ async fn redis_outage(backends: &Backends) {
         "{shared_again}"
     );
     drop((e, f));
-    let _ = redis.kill();
-    let _ = redis.wait();
+    redis.kill();
 }

@@ -5,24 +5,19 @@
 //! Retry-After) and serves again after; a generation service killed mid-answer ends the SSE
 //! stream with an `error` event; a client that closes its SSE stream stops token generation.
 
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+#![allow(clippy::print_stdout)]
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use futures::StreamExt;
-use ragmesh_testkit::RagmeshProcess;
+use ragmesh_cli::http_client::parse_sse_block;
+use ragmesh_testkit::{CLOSED_URL, Topology, machine};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-
-fn as_str_pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
 
 /// The value of the first `/metrics` sample whose line starts with `name` and contains every
 /// label in `labels` (0 when absent).
 async fn metric(base: &str, name: &str, labels: &[&str]) -> f64 {
-    let text = common::metrics_text(base).await;
+    let text = metrics_text(base).await;
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
         .find(|l| labels.iter().all(|label| l.contains(label)))
@@ -60,19 +55,10 @@ impl SseReader {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
-                let mut event = String::new();
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event: ") {
-                        event = v.to_string();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data.push_str(v);
-                    }
+                match parse_sse_block(&block) {
+                    Some(event) => return Some((event.event, event.data)),
+                    None => continue,
                 }
-                if event.is_empty() {
-                    continue;
-                }
-                return Some((event, serde_json::from_str(&data).unwrap()));
             }
             let chunk = self.body.next().await?.unwrap();
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
@@ -98,42 +84,26 @@ fn long_answer(collection: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_backend_opens_the_breaker_and_a_second_instance_takes_retries() {
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().display().to_string();
-    let bin = ragmesh_bin();
-    let retrieval = RagmeshProcess::serve(
-        bin,
-        "retrieval",
-        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data_dir)],
-    );
-    let rerank = RagmeshProcess::serve(bin, "rerank", &[]);
-    let gateway_env = |retrieval_url: &str| {
-        vec![
-            ("RAGMESH__GATEWAY__RETRIEVAL_URL", retrieval_url.to_string()),
-            ("RAGMESH__GATEWAY__RERANK_URL", rerank.url.clone()),
-            // Generation is not needed here: a closed port.
-            (
-                "RAGMESH__GATEWAY__GENERATION_URL",
-                "http://127.0.0.1:9".to_string(),
-            ),
-            ("RAGMESH__GATEWAY__RPC_TIMEOUT_MS", "400".to_string()),
-            (
-                "RAGMESH__GATEWAY__GENERATE_TIMEOUT_MS",
-                "120000".to_string(),
-            ),
-            ("RAGMESH__RPC__BREAKER__OPEN_MS", "1500".to_string()),
-        ]
-    };
-    let env = gateway_env(&retrieval.url);
-    let gateway = RagmeshProcess::serve(bin, "gateway", &as_str_pairs(&env));
+    let _machine = machine::shared().await;
+    // Generation is not needed here: the topology leaves it out (a closed port).
+    let stack = Topology::new(ragmesh_bin())
+        .retrieval(&[])
+        .rerank(&[])
+        .gateway(&[
+            ("RAGMESH__GATEWAY__RPC_TIMEOUT_MS", "400"),
+            ("RAGMESH__GATEWAY__GENERATE_TIMEOUT_MS", "120000"),
+            ("RAGMESH__RPC__BREAKER__OPEN_MS", "1500"),
+        ])
+        .spawn();
     // A second gateway whose first retrieval instance is a closed port.
-    let env = gateway_env(&format!("http://127.0.0.1:9,{}", retrieval.url));
-    let failover = RagmeshProcess::serve(bin, "gateway", &as_str_pairs(&env));
-    let base = gateway.url.clone();
+    let retrieval_urls = format!("{CLOSED_URL},{}", stack.retrieval_url());
+    let failover = stack.add_gateway(&[("RAGMESH__GATEWAY__RETRIEVAL_URL", &retrieval_urls)]);
+    let base = stack.url().to_string();
+    let retrieval = &stack.retrieval[0][0];
     let query = json!({ "query": QUESTIONS[0].1, "collection": "stall", "k": 2 });
 
     // Ingest can take a while on a loaded machine: retry only while the model still loads.
-    wait_until_retrieval_serves(&base).await;
+    stack.wait_ready().await;
     ingest_corpus(&base, "stall").await;
 
     // Retries: every call through the gateway with a dead first instance still succeeds.
@@ -223,45 +193,17 @@ async fn a_stalled_backend_opens_the_breaker_and_a_second_instance_takes_retries
     );
 }
 
-/// Waits until `/api/collections` answers (the retrieval model has loaded).
-async fn wait_until_retrieval_serves(base: &str) {
-    let start = Instant::now();
-    while get(base, "/api/collections").await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "retrieval never served"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn overload_is_shed_at_once_and_a_killed_generation_ends_the_stream_with_an_error() {
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().display().to_string();
-    let bin = ragmesh_bin();
-    let retrieval = RagmeshProcess::serve(
-        bin,
-        "retrieval",
-        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data_dir)],
-    );
-    let rerank = RagmeshProcess::serve(bin, "rerank", &[]);
-    let mut generation = RagmeshProcess::serve(
-        bin,
-        "generation",
-        &[("RAGMESH__RPC__MAX_CONCURRENT__GENERATION", "1")],
-    );
-    let gateway = RagmeshProcess::serve(
-        bin,
-        "gateway",
-        &[
-            ("RAGMESH__GATEWAY__RETRIEVAL_URL", &retrieval.url),
-            ("RAGMESH__GATEWAY__RERANK_URL", &rerank.url),
-            ("RAGMESH__GATEWAY__GENERATION_URL", &generation.url),
-        ],
-    );
-    let base = gateway.url.clone();
-    wait_ready(&base).await;
+    let _machine = machine::shared().await;
+    let mut stack = Topology::new(ragmesh_bin())
+        .retrieval(&[])
+        .rerank(&[])
+        .generation(&[("RAGMESH__RPC__MAX_CONCURRENT__GENERATION", "1")])
+        .gateway(&[])
+        .start()
+        .await;
+    let base = stack.url().to_string();
     ingest_corpus(&base, "load").await;
 
     // One streamed answer holds generation's only slot from the moment the call is accepted
@@ -314,7 +256,7 @@ async fn overload_is_shed_at_once_and_a_killed_generation_ends_the_stream_with_a
     // Kill generation in the middle of an answer: the stream ends with an error event.
     let mut answer = SseReader::open(&base, &long_answer("load")).await;
     answer.until_first_token().await;
-    generation.kill();
+    stack.generation.as_mut().unwrap().kill();
     let mut last = None;
     while let Some(event) = answer.next_event().await {
         last = Some(event);
@@ -333,8 +275,9 @@ async fn overload_is_shed_at_once_and_a_killed_generation_ends_the_stream_with_a
 
 #[tokio::test(flavor = "multi_thread")]
 async fn closing_the_sse_stream_stops_token_generation() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
-    let up = RagmeshProcess::up(ragmesh_bin(), data.path(), &[]);
+    let up = ragmesh_testkit::RagmeshProcess::up(ragmesh_bin(), data.path(), &[]);
     let base = up.url.clone();
     ingest_corpus(&base, "cancel").await;
     let cancelled = ["service=\"generation\"", "code=\"cancelled\""];

@@ -8,60 +8,34 @@
 //!   restarted, it catches up on the writes it missed (hinted handoff through Redis), in
 //!   order, and serves reads alone;
 //! - a shard with no replica alive is a 503 naming it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{QUESTIONS, delete, get, ingest_corpus, post, ragmesh_bin};
+use crate::support::{QUESTIONS, delete, get, ingest_corpus, metrics_text, post, ragmesh_bin};
 use ragmesh_gateway::shard_map::owner_shard;
 use ragmesh_proto::v1::ListDocumentsRequest;
 use ragmesh_proto::v1::retrieval_client::RetrievalClient;
-use ragmesh_testkit::RagmeshProcess;
+use ragmesh_testkit::{Readiness, Topology, machine};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 const COLLECTION: &str = "sharded";
 
-fn retrieval(data: &Path) -> RagmeshProcess {
-    let data = data.display().to_string();
-    RagmeshProcess::serve(
-        ragmesh_bin(),
-        "retrieval",
-        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data)],
-    )
-}
-
-fn gateway(retrieval_url: &str, handoff_prefix: &str) -> RagmeshProcess {
-    gateway_with_redis(retrieval_url, handoff_prefix, "redis://127.0.0.1:6379")
-}
-
-fn gateway_with_redis(retrieval_url: &str, handoff_prefix: &str, redis: &str) -> RagmeshProcess {
-    RagmeshProcess::serve(
-        ragmesh_bin(),
-        "gateway",
-        &[
-            ("RAGMESH__GATEWAY__RETRIEVAL_URL", retrieval_url),
-            // Neither is needed for retrieval: closed ports.
-            ("RAGMESH__GATEWAY__RERANK_URL", "http://127.0.0.1:9"),
-            ("RAGMESH__GATEWAY__GENERATION_URL", "http://127.0.0.1:9"),
-            ("RAGMESH__GATEWAY__HANDOFF_REDIS_URL", redis),
+/// Retrieval shards with `replicas[i]` replicas each, behind one gateway (rerank and
+/// generation are not needed for retrieval) whose handoff store is under `handoff_prefix` in
+/// the shared Redis.
+fn sharded(replicas: &[usize], handoff_prefix: &str) -> ragmesh_testkit::Stack {
+    Topology::new(ragmesh_bin())
+        .retrieval_shards(replicas, &[])
+        .gateway(&[
+            (
+                "RAGMESH__GATEWAY__HANDOFF_REDIS_URL",
+                "redis://127.0.0.1:6379",
+            ),
             ("RAGMESH__GATEWAY__HANDOFF_KEY_PREFIX", handoff_prefix),
             ("RAGMESH__CACHE__ENABLED", "false"),
-        ],
-    )
-}
-
-async fn wait_until_serves(base: &str) {
-    let start = Instant::now();
-    while get(base, "/api/collections").await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "retrieval never served"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        ])
+        .readiness(Readiness::Retrieval)
+        .spawn()
 }
 
 /// (id, source, score) of the sources `/api/retrieve` returns, in order.
@@ -148,21 +122,20 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
-    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    let single = retrieval(dirs[0].path());
-    let mut replica_a = retrieval(dirs[1].path());
-    let mut replica_b = retrieval(dirs[2].path());
-    let mut shard_two = retrieval(dirs[3].path());
+    let _machine = machine::alone().await;
     let prefix = format!("ragmesh:test:shards:{}", std::process::id());
-    let one = gateway(&single.url, &prefix);
-    let sharded = format!("{},{};{}", replica_a.url, replica_b.url, shard_two.url);
-    let two = gateway(&sharded, &prefix);
+    let single = sharded(&[1], &prefix);
+    // Shard 1 with two replicas (A and B), shard 2 with one.
+    let mut cluster = sharded(&[2, 1], &prefix);
+    let one = single.gateway().url.clone();
+    let two = cluster.gateway().url.clone();
     // The same cluster seen by a gateway whose handoff Redis is down (a closed port).
-    let no_redis = gateway_with_redis(&sharded, &prefix, "redis://127.0.0.1:9");
-    wait_until_serves(&one.url).await;
-    wait_until_serves(&two.url).await;
-    ingest_corpus(&one.url, COLLECTION).await;
-    let report = ingest_corpus(&two.url, COLLECTION).await;
+    let no_redis =
+        cluster.add_gateway(&[("RAGMESH__GATEWAY__HANDOFF_REDIS_URL", "redis://127.0.0.1:9")]);
+    single.wait_ready().await;
+    cluster.wait_ready().await;
+    ingest_corpus(&one, COLLECTION).await;
+    let report = ingest_corpus(&two, COLLECTION).await;
     assert_eq!(report["documents"], 4, "{report}");
 
     // 1. Two shards rank exactly as one, with and without filters.
@@ -174,8 +147,8 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
     for (_, question) in QUESTIONS {
         for method in ["bm25", "vector", "hybrid"] {
             for filters in &filter_sets {
-                let expected = ranked(&one.url, question, method, filters).await;
-                let got = ranked(&two.url, question, method, filters).await;
+                let expected = ranked(&one, question, method, filters).await;
+                let got = ranked(&two, question, method, filters).await;
                 // (BM25 restricted to one document may rightly find nothing.)
                 let may_be_empty = method == "bm25" && filters.get("source").is_some();
                 assert!(
@@ -198,20 +171,29 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
     }
     own.iter_mut().for_each(|v| v.sort());
     assert!(own.iter().all(|v| !v.is_empty()), "{own:?}");
-    assert_eq!(sources(&documents_on(&replica_a.url).await), own[0]);
-    assert_eq!(sources(&documents_on(&replica_b.url).await), own[0]);
-    assert_eq!(sources(&documents_on(&shard_two.url).await), own[1]);
-    let (_, listed_one) = get(&one.url, "/api/collections").await;
-    let (_, listed_two) = get(&two.url, "/api/collections").await;
+    assert_eq!(
+        sources(&documents_on(&cluster.retrieval[0][0].url).await),
+        own[0]
+    );
+    assert_eq!(
+        sources(&documents_on(&cluster.retrieval[0][1].url).await),
+        own[0]
+    );
+    assert_eq!(
+        sources(&documents_on(&cluster.retrieval[1][0].url).await),
+        own[1]
+    );
+    let (_, listed_one) = get(&one, "/api/collections").await;
+    let (_, listed_two) = get(&two, "/api/collections").await;
     assert_eq!(listed_one["collections"], listed_two["collections"]);
     let path = format!("/api/collections/{COLLECTION}/documents");
-    let (status, docs) = get(&two.url, &path).await;
+    let (status, docs) = get(&two, &path).await;
     assert_eq!(status, 200, "{docs}");
     assert_eq!(docs["documents"].as_array().unwrap().len(), 4, "{docs}");
 
     // Backups through the gateway need one shard; the answer says what to do instead.
     let (status, body) = post(
-        &two.url,
+        &two,
         &format!("/api/collections/{COLLECTION}/backup"),
         &json!({}),
     )
@@ -227,20 +209,22 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
 
     // 3. A delete goes to the owner shard only.
     let victim = &own[1][0];
-    let (status, deleted) = delete(&two.url, &format!("{path}?source={victim}")).await;
+    let (status, deleted) = delete(&two, &format!("{path}?source={victim}")).await;
     assert_eq!(status, 200, "{deleted}");
     assert!(deleted["chunks_deleted"].as_u64().unwrap() > 0, "{deleted}");
-    assert!(!sources(&documents_on(&shard_two.url).await).contains(victim));
-    assert_eq!(sources(&documents_on(&replica_a.url).await), own[0]);
+    assert!(!sources(&documents_on(&cluster.retrieval[1][0].url).await).contains(victim));
+    assert_eq!(
+        sources(&documents_on(&cluster.retrieval[0][0].url).await),
+        own[0]
+    );
 
     // 4. One replica of shard 1 dies (SIGKILL) under a steady mixed load of queries and
     //    ingests: no request fails, and the dead replica is ejected.
-    let a_addr = replica_a.addr().to_string();
     let query = json!({ "query": QUESTIONS[0].1, "collection": COLLECTION, "k": 3 });
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..3)
         .map(|worker| {
-            let (base, query, stop) = (two.url.clone(), query.clone(), stop.clone());
+            let (base, query, stop) = (two.clone(), query.clone(), stop.clone());
             tokio::spawn(async move {
                 let (mut sent, mut failed) = (0u32, Vec::new());
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -261,7 +245,7 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    replica_a.kill();
+    cluster.retrieval[0][0].kill();
     let killed = Instant::now();
     tokio::time::sleep(Duration::from_millis(3000)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -293,12 +277,12 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
             "2",
         ),
     ] {
-        let (status, body) = ingest_one(&two.url, source, text, version).await;
+        let (status, body) = ingest_one(&two, source, text, version).await;
         assert_eq!(status, 200, "ingest {source} v{version}: {body}");
     }
-    let (status, body) = delete(&two.url, &format!("{path}?source={dropped}")).await;
+    let (status, body) = delete(&two, &format!("{path}?source={dropped}")).await;
     assert_eq!(status, 200, "{body}");
-    let text = common::metrics_text(&two.url).await;
+    let text = metrics_text(&two).await;
     assert!(
         metric(
             &text,
@@ -318,31 +302,25 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
             && message.contains("retry the request"),
         "{message}"
     );
-    let (status, body) = ingest_one(&two.url, &retried, "Obsidian is volcanic glass.", "1").await;
+    let (status, body) = ingest_one(&two, &retried, "Obsidian is volcanic glass.", "1").await;
     assert_eq!(status, 200, "{body}");
-    let survivor = documents_on(&replica_b.url).await;
+    let survivor = documents_on(&cluster.retrieval[0][1].url).await;
     assert!(sources(&survivor).contains(&retried));
     assert!(sources(&survivor).contains(&kept));
     assert!(!sources(&survivor).contains(&dropped));
 
     // 5. Restarted where the gateway looks for it, it catches up on what it missed, in order.
-    let data = dirs[1].path().display().to_string();
-    let replica_a = RagmeshProcess::serve_on(
-        ragmesh_bin(),
-        "retrieval",
-        &a_addr,
-        &[("RAGMESH__RETRIEVAL__DATA_DIR", &data)],
-    );
+    cluster.restart_retrieval(0, 0);
     let start = Instant::now();
     loop {
-        let caught_up = try_documents_on(&replica_a.url).await;
+        let caught_up = try_documents_on(&cluster.retrieval[0][0].url).await;
         if caught_up.as_ref() == Ok(&survivor) {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "replica never caught up: {caught_up:?} vs {survivor:?}\n{}",
-            two.log_tail()
+            cluster.gateway().log_tail()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -350,7 +328,7 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
     assert_eq!(kept_doc.2["version"], "2", "the later version won");
 
     // 6. It serves reads alone once its peer is gone.
-    replica_b.kill();
+    cluster.retrieval[0][1].kill();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let only_kept = json!({
         "query": "basalt lava prisms",
@@ -359,21 +337,21 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
         "k": 3,
         "filters": { "source": kept },
     });
-    let (status, body) = post(&two.url, "/api/retrieve", &only_kept).await;
+    let (status, body) = post(&two, "/api/retrieve", &only_kept).await;
     assert_eq!(status, 200, "{body}");
     let text = body["sources"][0]["text"].as_str().unwrap_or_default();
     assert!(text.contains("prisms"), "{body}");
 
     // 7. A shard with no replica alive: a 503 naming it, for reads and for its writes.
-    shard_two.kill();
-    let (status, body) = post(&two.url, "/api/retrieve", &query).await;
+    cluster.retrieval[1][0].kill();
+    let (status, body) = post(&two, "/api/retrieve", &query).await;
     assert_eq!(status, 503, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         message.starts_with("retrieval shard 2 of 2 is unavailable"),
         "{message}"
     );
-    let (status, body) = ingest_one(&two.url, &owned_by(1, "late"), "Late text.", "1").await;
+    let (status, body) = ingest_one(&two, &owned_by(1, "late"), "Late text.", "1").await;
     assert_eq!(status, 503, "{body}");
     assert!(
         body["error"]["message"]
@@ -382,6 +360,6 @@ async fn two_shards_rank_as_one_and_a_shard_survives_losing_a_replica() {
             .starts_with("retrieval shard 2 of 2 is unavailable"),
         "{body}"
     );
-    drop(replica_a);
+    drop((no_redis, cluster, single));
     ragmesh_testkit::delete_redis_keys(&prefix);
 }

@@ -2,11 +2,7 @@
 //! round robin, SIGHUP re-reading the configuration file, `/metrics`, a span per request
 //! exported over OTLP as the child of the client's `traceparent`, and a clean SIGTERM.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use ragmesh_testkit::{OtlpReceiver, RagmeshProcess};
+use ragmesh_testkit::{OtlpReceiver, RagmeshProcess, machine};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -22,7 +18,7 @@ async fn upstream(name: &'static str) -> String {
 }
 
 async fn spread(lb: &str, n: usize) -> HashMap<String, usize> {
-    let client = common::client();
+    let client = crate::support::client();
     let mut seen = HashMap::new();
     for _ in 0..n {
         let response = client.get(format!("{lb}/who")).send().await.unwrap();
@@ -34,6 +30,7 @@ async fn spread(lb: &str, n: usize) -> HashMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_lb_balances_reloads_on_sighup_exports_spans_and_stops_on_sigterm() {
+    let _machine = machine::shared().await;
     let a = upstream("a").await;
     let b = upstream("b").await;
     let dir = tempfile::tempdir().unwrap();
@@ -42,7 +39,7 @@ async fn serve_lb_balances_reloads_on_sighup_exports_spans_and_stops_on_sigterm(
     let config_path = config.display().to_string();
     let receiver = OtlpReceiver::start().await;
     let mut lb = RagmeshProcess::serve(
-        common::ragmesh_bin(),
+        crate::support::ragmesh_bin(),
         "lb",
         &[
             ("RAGMESH_CONFIG", config_path.as_str()),
@@ -73,7 +70,7 @@ async fn serve_lb_balances_reloads_on_sighup_exports_spans_and_stops_on_sigterm(
     }
 
     let metrics_url = lb.metrics_url.clone().unwrap();
-    let text = common::metrics_text(&metrics_url).await;
+    let text = crate::support::metrics_text(&metrics_url).await;
     assert!(
         text.contains(&format!(
             "ragmesh_lb_requests_total{{upstream=\"{b}\",status=\"200\"}}"
@@ -82,7 +79,7 @@ async fn serve_lb_balances_reloads_on_sighup_exports_spans_and_stops_on_sigterm(
     );
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let response = common::client()
+    let response = crate::support::client()
         .get(format!("{}/who", lb.url))
         .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
         .send()

@@ -4,14 +4,9 @@
 //! set goes through the real configuration loader here — unknown keys and unparsable values
 //! fail — and every file they mount from this repository must exist.
 
-#![allow(clippy::unwrap_used)]
-
+use crate::support::repo;
 use ragmesh_config::Settings;
-use std::path::{Path, PathBuf};
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::PathBuf;
 
 /// Every `RAGMESH__*` variable a manifest sets, with its value (`valueFrom` ones get a
 /// placeholder: the pod name). A Kubernetes `- name:` line takes its `value:` from the next line.

@@ -1,13 +1,13 @@
 //! Bad input gets a 4xx with a JSON error naming the problem, and nothing already stored is
 //! lost or changed by it.
 
-mod common;
-
-use common::*;
+use crate::support::*;
+use ragmesh_testkit::machine;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_bad_input_gets_its_4xx_and_stored_data_is_intact() {
+    let _machine = machine::shared().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_up(data.path());
     let base = up.url.clone();
@@ -141,14 +141,8 @@ async fn every_bad_input_gets_its_4xx_and_stored_data_is_intact() {
         "file",
         reqwest::multipart::Part::bytes(b"MZ\x90\x00".to_vec()).file_name("tool.exe"),
     );
-    let r = client()
-        .post(format!("{base}/api/collections/safe/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 415);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let (status, body) = upload(&base, "safe", form).await;
+    assert_eq!(status, 415);
     assert!(
         body["error"]["message"].as_str().unwrap().contains(".txt"),
         "415 should name the allowed types: {body}"
@@ -158,14 +152,8 @@ async fn every_bad_input_gets_its_4xx_and_stored_data_is_intact() {
         "file",
         reqwest::multipart::Part::bytes(vec![0xff, 0xfe, 0xfd]).file_name("broken.txt"),
     );
-    let r = client()
-        .post(format!("{base}/api/collections/safe/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 422);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let (status, body) = upload(&base, "safe", form).await;
+    assert_eq!(status, 422);
     assert!(
         body["error"]["message"]
             .as_str()

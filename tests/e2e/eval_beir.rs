@@ -3,18 +3,14 @@
 //! fixture's queries each name one document plainly, so a working BM25 or hybrid retriever
 //! must rank it first or nearly so.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::ragmesh_bin;
+use crate::support::{ragmesh_bin, repo};
+use ragmesh_testkit::machine;
 use serde_json::Value;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn fixture() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/beir-tiny")
+    repo().join("tests/fixtures/beir-tiny")
 }
 
 /// Runs `ragmesh eval beir --data <fixture> --json` and returns its report; fails the test
@@ -47,6 +43,7 @@ fn run_eval() -> Value {
 
 #[test]
 fn eval_beir_scores_every_method_and_finds_the_obvious_documents() {
+    let _machine = machine::alone_blocking();
     let report = run_eval();
     assert_eq!(report["gateway"], "in-process", "{report}");
     assert_eq!(report["corpus_documents"], 12, "{report}");

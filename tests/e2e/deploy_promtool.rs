@@ -3,13 +3,12 @@
 //! alert rules, runs the alert unit tests, and parses every PromQL expression of every Grafana
 //! dashboard; the real `amtool` (package `prometheus-alertmanager`) checks the Alertmanager
 //! configuration. A missing tool fails the test: it is never skipped.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn deploy() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
+    crate::support::repo().join("deploy")
 }
 
 /// Runs a tool and returns its combined output; panics with that output when it fails.

@@ -7,17 +7,15 @@
 //! adds nothing (so none was half-indexed). Documents whose request was in flight at a kill
 //! may be present or absent, but only whole. The seed is printed; `RAGMESH_TEST_SEED`
 //! replays a run.
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+#![allow(clippy::print_stdout)]
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use ragmesh_proto::retrieval_client::RetrievalClient;
 use ragmesh_proto::{
     DeleteRequest, Document, IngestRequest, ListCollectionsRequest, ListDocumentsRequest, Method,
     RetrieveRequest, ScoredChunk,
 };
-use ragmesh_testkit::RagmeshProcess;
+use ragmesh_testkit::{RagmeshProcess, machine};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -370,6 +368,7 @@ async fn metric_sum(process: &RagmeshProcess, name: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_writes_survive_sigkill_at_random_moments() {
+    let _machine = machine::alone().await;
     tokio::time::timeout(TEST_TIMEOUT, kill_loop())
         .await
         .expect("the kill loop exceeded its time bound");
