@@ -24,7 +24,7 @@ use bench_http::{BenchResult, corpus, hit_pass, post, wait_ready};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use latency_report::{Machine, env_count, load_average, percentile};
-use ragmesh_gateway::cache_status::CACHE_STATUS;
+use ragmesh_gateway::answer_cache::cache_status::CACHE_STATUS;
 use ragmesh_testkit::{Cluster, RagmeshProcess};
 use serde_json::{Value, json};
 use std::path::Path;

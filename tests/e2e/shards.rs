@@ -10,9 +10,9 @@
 //! - a shard with no replica alive is a 503 naming it.
 
 use crate::support::{QUESTIONS, delete, get, ingest_corpus, metrics_text, post, ragmesh_bin};
-use ragmesh_gateway::shard_map::owner_shard;
 use ragmesh_proto::v1::ListDocumentsRequest;
 use ragmesh_proto::v1::retrieval_client::RetrievalClient;
+use ragmesh_retrieval_client::owner_shard;
 use ragmesh_testkit::{Readiness, Topology, machine};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -27,18 +27,6 @@ pub use api::router;
 pub use error::GatewayError;
 pub use state::AppState;
 
-/// Where `owner_shard` lived before the retrieval cluster client became its own crate; it is
-/// `ragmesh_retrieval_client::owner_shard` now.
-pub mod shard_map {
-    pub use ragmesh_retrieval_client::shard_map::{owner_shard, parse_shards};
-}
-
-/// Where the `Cache-Status` header lived before the gateway was split into rooms; it is
-/// [`crate::answer_cache::cache_status`] now.
-pub mod cache_status {
-    pub use crate::answer_cache::cache_status::{CACHE_STATUS, header_value};
-}
-
 use ragmesh_config::Settings;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
