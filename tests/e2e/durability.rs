@@ -10,6 +10,7 @@
 #![allow(clippy::print_stdout)]
 
 use crate::support::*;
+use parking_lot::Mutex;
 use ragmesh_proto::retrieval_client::RetrievalClient;
 use ragmesh_proto::{
     DeleteRequest, Document, IngestRequest, ListCollectionsRequest, ListDocumentsRequest, Method,
@@ -17,7 +18,7 @@ use ragmesh_proto::{
 };
 use ragmesh_testkit::{RagmeshProcess, machine};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
@@ -187,7 +188,7 @@ async fn write_until_killed(
 ) {
     loop {
         let victim = {
-            let ledger = ledger.lock().unwrap();
+            let ledger = ledger.lock();
             let present: Vec<&String> = ledger
                 .known
                 .iter()
@@ -198,11 +199,7 @@ async fn write_until_killed(
                 .then(|| present[rng.below(present.len() as u64) as usize].clone())
         };
         if let Some(victim) = victim {
-            ledger
-                .lock()
-                .unwrap()
-                .known
-                .insert(victim.clone(), Known::InFlight);
+            ledger.lock().known.insert(victim.clone(), Known::InFlight);
             let request = DeleteRequest {
                 collection: COLLECTION.into(),
                 source: victim.clone(),
@@ -210,7 +207,7 @@ async fn write_until_killed(
             if client.delete(request).await.is_err() {
                 return;
             }
-            let mut ledger = ledger.lock().unwrap();
+            let mut ledger = ledger.lock();
             ledger.known.insert(victim, Known::Absent);
             ledger.acked_deletes += 1;
             continue;
@@ -226,7 +223,7 @@ async fn write_until_killed(
             })
             .collect();
         {
-            let mut ledger = ledger.lock().unwrap();
+            let mut ledger = ledger.lock();
             for d in &documents {
                 ledger.texts.insert(d.source.clone(), d.text.clone());
                 ledger.known.insert(d.source.clone(), Known::InFlight);
@@ -239,7 +236,7 @@ async fn write_until_killed(
         if client.ingest(request).await.is_err() {
             return;
         }
-        let mut ledger = ledger.lock().unwrap();
+        let mut ledger = ledger.lock();
         for d in &documents {
             ledger.known.insert(d.source.clone(), Known::Present);
         }
@@ -398,13 +395,13 @@ async fn kill_loop() {
         let mut process = start(&data_dir);
         let mut client = connect(&process).await;
         let listing = listed(&mut client).await;
-        check_listing(&mut ledger.lock().unwrap(), &listing, round);
+        check_listing(&mut ledger.lock(), &listing, round);
         if !listing.is_empty() {
             let reported = metric_sum(&process, "ragmesh_index_repairs_total").await;
             assert!(reported.is_some(), "no ragmesh_index_repairs_total series");
             repairs += reported.unwrap_or(0);
         }
-        let next_doc = ledger.lock().unwrap().texts.len();
+        let next_doc = ledger.lock().texts.len();
         let writer = tokio::spawn(write_until_killed(
             client,
             Arc::clone(&ledger),
@@ -416,7 +413,6 @@ async fn kill_loop() {
         let _ = writer.await;
         in_flight_at_kill += ledger
             .lock()
-            .unwrap()
             .known
             .values()
             .filter(|k| **k == Known::InFlight)
@@ -426,7 +422,7 @@ async fn kill_loop() {
     let process = start(&data_dir);
     let mut client = connect(&process).await;
     let listing = listed(&mut client).await;
-    let mut ledger = ledger.lock().unwrap().clone();
+    let mut ledger = ledger.lock().clone();
     check_listing(&mut ledger, &listing, KILLS);
     repairs += metric_sum(&process, "ragmesh_index_repairs_total")
         .await

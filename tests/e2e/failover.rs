@@ -11,10 +11,11 @@
 //! dead gateway and how long each restarted member took to take traffic again.
 
 use crate::support::{QUESTIONS, client, corpus_documents, ragmesh_bin};
+use parking_lot::Mutex;
 use ragmesh_testkit::{Cluster, machine, metric_sum};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const COLLECTION: &str = "failover";
@@ -69,7 +70,7 @@ struct Load {
 
 impl Load {
     fn record(&self, phase: usize, kind: Kind, failure: Option<String>) {
-        self.outcomes.lock().unwrap().push(Outcome {
+        self.outcomes.lock().push(Outcome {
             phase,
             kind,
             failure,
@@ -361,7 +362,7 @@ async fn scenario() {
         worker.await.unwrap();
     }
 
-    let outcomes = load.outcomes.lock().unwrap();
+    let outcomes = load.outcomes.lock();
     let mut table = String::from("phase | requests | failed | failed % | by kind (failed/total)\n");
     let mut violations = Vec::new();
     for (phase, name) in PHASES.iter().enumerate() {

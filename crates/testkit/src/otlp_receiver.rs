@@ -10,7 +10,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// One received span, ids as lowercase hex (parent empty for a root).
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +61,7 @@ impl OtlpReceiver {
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.spans.lock().map(|s| s.clone()).unwrap_or_default()
+        self.spans.lock().clone()
     }
 
     /// The spans of one trace.
@@ -111,9 +112,7 @@ impl TraceService for Collector {
                 });
             }
         }
-        if let Ok(mut spans) = self.0.lock() {
-            spans.extend(received);
-        }
+        self.0.lock().extend(received);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))

@@ -83,7 +83,7 @@ impl ComputePool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -101,9 +101,9 @@ mod tests {
             writer
                 .run_writer(move |writes| {
                     writes.broadcast(|_| {
-                        started.lock().unwrap().send(()).unwrap();
+                        started.lock().send(()).unwrap();
                         // Bounded, so a broken pool fails the test instead of hanging it.
-                        let _ = hold.lock().unwrap().recv_timeout(Duration::from_secs(60));
+                        let _ = hold.lock().recv_timeout(Duration::from_secs(60));
                     });
                     Ok(())
                 })

@@ -245,7 +245,8 @@ impl Visit for FieldValues {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use parking_lot::Mutex;
+    use std::sync::Arc;
     use tracing_subscriber::prelude::*;
 
     #[derive(Clone, Default)]
@@ -253,7 +254,7 @@ mod tests {
 
     impl std::io::Write for Captured {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            self.0.lock().extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -283,7 +284,7 @@ mod tests {
             let _s = span.enter();
             tracing::warn!(ms = 1.5, ok = true, "inside");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(captured.0.lock().clone()).unwrap();
         let lines: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -328,7 +329,7 @@ mod tests {
             let _i = inner.enter();
             tracing::info!(route = "event", quote = "say \"hi\"\n", "done");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(captured.0.lock().clone()).unwrap();
         let line: Value = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!(line["trace_id"], "0af7651916cd43dd8448eb211c80319c");
         assert_eq!(line["service"], "gateway");

@@ -3,7 +3,8 @@
 //! gateway's `PUT /api/admin/log-level`, each backend's admin listener `PUT /log-level`).
 
 use crate::TelemetryError;
-use std::sync::{Mutex, OnceLock};
+use parking_lot::Mutex;
+use std::sync::OnceLock;
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
 pub(super) type FilterHandle = reload::Handle<EnvFilter, Registry>;
@@ -27,7 +28,7 @@ pub(super) fn control(handle: FilterHandle, directive: String) {
 /// The filter directive in force, e.g. `info` or `ragmesh_gateway=debug,info`.
 pub fn log_level() -> Option<String> {
     let control = CONTROL.get()?;
-    control.directive.lock().ok().map(|d| d.clone())
+    Some(control.directive.lock().clone())
 }
 
 /// Replaces the filter without a restart. A bad directive is rejected and the old one stays.
@@ -45,9 +46,7 @@ pub fn set_log_level(directive: &str) -> Result<String, TelemetryError> {
         .handle
         .reload(filter)
         .map_err(|e| TelemetryError::Reload(e.to_string()))?;
-    if let Ok(mut current) = control.directive.lock() {
-        *current = directive.clone();
-    }
+    *control.directive.lock() = directive.clone();
     tracing::info!(level = %directive, "log level changed");
     Ok(directive)
 }

@@ -19,8 +19,9 @@
 //! writes per 20,000 lines) and ~20 % more in a burst, because its worker wakes for every
 //! line instead of letting lines gather (docs/benchmarks.md, "Log writer").
 
+use parking_lot::{Condvar, Mutex};
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -38,13 +39,6 @@ struct Batcher<W> {
     output: Mutex<W>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while a line was appended leaves at worst a partial line: keep logging.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl<W: Write> Batcher<W> {
     fn new(output: W) -> Batcher<W> {
         Batcher {
@@ -55,11 +49,11 @@ impl<W: Write> Batcher<W> {
     }
 
     fn push(&self, line: &[u8]) {
-        let mut pending = lock(&self.pending);
+        let mut pending = self.pending.lock();
         if !pending.is_empty() && pending.len() + line.len() > MAX_PENDING {
             drop(pending);
             self.flush();
-            pending = lock(&self.pending);
+            pending = self.pending.lock();
         }
         if pending.is_empty() {
             self.not_empty.notify_one();
@@ -69,8 +63,8 @@ impl<W: Write> Batcher<W> {
 
     /// Writes everything pending now, on the calling thread.
     fn flush(&self) {
-        let mut output = lock(&self.output);
-        let batch = std::mem::take(&mut *lock(&self.pending));
+        let mut output = self.output.lock();
+        let batch = std::mem::take(&mut *self.pending.lock());
         if !batch.is_empty() {
             // A log line that cannot be written has nowhere else to go.
             let _ = output.write_all(&batch);
@@ -81,10 +75,10 @@ impl<W: Write> Batcher<W> {
     /// [`Batcher::flush`] unless a lock is held (a panic hook must not wait: the panicking
     /// thread may hold one).
     fn try_flush(&self) {
-        let Ok(mut output) = self.output.try_lock() else {
+        let Some(mut output) = self.output.try_lock() else {
             return;
         };
-        let Ok(mut pending) = self.pending.try_lock() else {
+        let Some(mut pending) = self.pending.try_lock() else {
             return;
         };
         let batch = std::mem::take(&mut *pending);
@@ -97,12 +91,9 @@ impl<W: Write> Batcher<W> {
     fn run(&self) {
         loop {
             {
-                let mut pending = lock(&self.pending);
+                let mut pending = self.pending.lock();
                 while pending.is_empty() {
-                    pending = self
-                        .not_empty
-                        .wait(pending)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    self.not_empty.wait(&mut pending);
                 }
             }
             std::thread::sleep(BATCH_WINDOW);
@@ -205,7 +196,7 @@ mod tests {
 
     impl Write for Sink {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let mut inner = self.0.lock().unwrap();
+            let mut inner = self.0.lock();
             inner.0.extend_from_slice(buf);
             inner.1 += 1;
             Ok(buf.len())
@@ -217,10 +208,10 @@ mod tests {
 
     impl Sink {
         fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().0.clone()).unwrap()
+            String::from_utf8(self.0.lock().0.clone()).unwrap()
         }
         fn writes(&self) -> usize {
-            self.0.lock().unwrap().1
+            self.0.lock().1
         }
     }
 
@@ -296,6 +287,6 @@ mod tests {
         assert_eq!(sink.writes(), 0);
         batcher.push(&line);
         assert_eq!(sink.text().len(), line.len(), "the first line went out");
-        assert_eq!(lock(&batcher.pending).len(), line.len());
+        assert_eq!(batcher.pending.lock().len(), line.len());
     }
 }

@@ -386,10 +386,9 @@ mod tests {
         let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
-            let frames = std::sync::Mutex::new(Some(frames));
+            let frames = parking_lot::Mutex::new(Some(frames));
             let inner = tower::service_fn(move |_request: Request<()>| {
-                let mut response =
-                    Response::new(Frames(frames.lock().unwrap().take().unwrap().into()));
+                let mut response = Response::new(Frames(frames.lock().take().unwrap().into()));
                 if let Some(code) = head_status {
                     response
                         .headers_mut()

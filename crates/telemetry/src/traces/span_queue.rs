@@ -133,7 +133,7 @@ impl<E: SpanExporter> SpanExporter for CountedExporter<E> {
 mod tests {
     use super::*;
     use opentelemetry_sdk::error::OTelSdkError;
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
 
     /// An inner processor that only counts what reaches it.
     #[derive(Debug, Default)]
@@ -142,7 +142,7 @@ mod tests {
     impl SpanProcessor for Sink {
         fn on_start(&self, _: &mut Span, _: &Context) {}
         fn on_end(&self, _: SpanData) {
-            *self.0.lock().unwrap() += 1;
+            *self.0.lock() += 1;
         }
         fn force_flush(&self) -> OTelSdkResult {
             Ok(())
@@ -189,16 +189,12 @@ mod tests {
         for _ in 0..5 {
             processor.on_end(span_data());
         }
-        assert_eq!(*processor.inner.0.lock().unwrap(), 2, "3 turned away");
+        assert_eq!(*processor.inner.0.lock(), 2, "3 turned away");
         let exporter = CountedExporter::new(Failing, pending.clone());
         let result = futures::executor::block_on(exporter.export(vec![span_data(), span_data()]));
         assert!(result.is_err());
         assert_eq!(pending.0.load(Ordering::Acquire), 0);
         processor.on_end(span_data());
-        assert_eq!(
-            *processor.inner.0.lock().unwrap(),
-            3,
-            "room again after export"
-        );
+        assert_eq!(*processor.inner.0.lock(), 3, "room again after export");
     }
 }
