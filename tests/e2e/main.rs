@@ -14,6 +14,7 @@
 
 mod support;
 
+mod answers;
 mod backend_failure;
 mod backup;
 mod bad_input;

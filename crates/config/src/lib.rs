@@ -5,6 +5,7 @@
 //! environment variables `RAGMESH__SECTION__KEY` (e.g. `RAGMESH__GATEWAY__LISTEN`). Unknown
 //! keys are rejected so that a typo never silently falls back to a default.
 
+mod answer;
 mod cache;
 mod generator_identity;
 mod lb;
@@ -13,6 +14,7 @@ mod providers;
 mod rpc;
 mod settings;
 
+pub use answer::{AnswerMode, AnswerSettings, UnsupportedPolicy};
 pub use cache::CacheSettings;
 pub use generator_identity::{GeneratorIdentity, gguf_model_stem};
 pub use lb::{LbProtocol, LbSelection, LbSettings};
@@ -114,6 +116,9 @@ impl Settings {
             .is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")))
         {
             return invalid("telemetry.otlp_endpoint must be an http:// or https:// URL");
+        }
+        if let Some(problem) = self.answer.problem() {
+            return Err(ConfigError::Invalid(problem));
         }
         if let Some(problem) = self.cache.problem() {
             return Err(ConfigError::Invalid(problem));

@@ -18,6 +18,8 @@ pub struct Settings {
     pub rpc: crate::RpcSettings,
     pub cache: crate::CacheSettings,
     pub lb: crate::LbSettings,
+    /// Passage selection, grounding and the answer mode (`[answer]`).
+    pub answer: crate::AnswerSettings,
 }
 
 /// Where model files live and where they are fetched from.

@@ -31,7 +31,8 @@ impl AppState {
         ragmesh_telemetry::register_service("gateway");
         Ok(AppState {
             settings: Arc::new(settings.gateway.clone()),
-            pipeline: Pipeline::new(Backends::connect(settings)?, settings.retrieval.rrf_k),
+            pipeline: Pipeline::new(Backends::connect(settings)?, settings.retrieval.rrf_k)
+                .with_answer(settings.answer.clone()),
             cache: SemanticCache::new(&settings.cache)
                 .map_err(|e| GatewayError::InvalidArgument(e.to_string()))?,
             shutdown: CancellationToken::new(),

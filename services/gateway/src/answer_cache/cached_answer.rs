@@ -10,6 +10,7 @@
 
 use crate::api::responses::{CacheInfo, QueryResponse};
 use crate::api::sse::SseEvent;
+use crate::query::answer::sentence_positions;
 use crate::query::profile::ProfileReport;
 use bytes::Bytes;
 use futures::Stream;
@@ -113,7 +114,8 @@ impl Replay {
         response
     }
 
-    /// The SSE events the original stream sent: contexts, the same tokens, done.
+    /// The SSE events the original stream sent: contexts, the same tokens with the grounded
+    /// sentences where the stream sent them (see `sentence_positions`), done.
     pub fn events(
         &self,
     ) -> Result<impl Stream<Item = Result<Bytes, Infallible>> + Send + use<>, serde_json::Error>
@@ -121,11 +123,27 @@ impl Replay {
         let cached = CachedAnswer::deserialize(&self.entry.payload)?;
         let tokens = cached.tokens;
         let response = self.for_this_request(cached.response);
-        let mut events = Vec::with_capacity(tokens.len() + 2);
+        let positions = sentence_positions(&tokens);
+        let mut sentences = response.sentences.iter().enumerate().peekable();
+        let mut events = Vec::with_capacity(tokens.len() + response.sentences.len() + 2);
         events.push(SseEvent::Contexts {
             sources: response.sources.clone(),
         });
-        events.extend(tokens.into_iter().map(|text| SseEvent::Token { text }));
+        for (sent, text) in tokens.into_iter().enumerate() {
+            events.push(SseEvent::Token { text });
+            while let Some((index, sentence)) =
+                sentences.next_if(|(i, _)| positions.get(*i).is_some_and(|&p| p <= sent + 1))
+            {
+                events.push(SseEvent::Sentence {
+                    index,
+                    sentence: sentence.clone(),
+                });
+            }
+        }
+        events.extend(sentences.map(|(index, sentence)| SseEvent::Sentence {
+            index,
+            sentence: sentence.clone(),
+        }));
         events.push(SseEvent::Done(Box::new(response)));
         Ok(futures::stream::iter(
             events.into_iter().map(|e| Ok(e.encode())),
@@ -169,6 +187,27 @@ mod tests {
     fn stored() -> QueryResponse {
         QueryResponse {
             answer: "Kīlauea [1], \"quoted\"".into(),
+            answer_mode: "generate".into(),
+            sentences: vec![crate::api::responses::AnswerSentence {
+                text: "Kīlauea, \"quoted\"".into(),
+                citations: vec![1],
+                support: 0.75,
+                supported: true,
+            }],
+            grounding: crate::api::responses::GroundingReport {
+                sentences: 1,
+                supported: 1,
+                cited: 1,
+                citations_kept: 1,
+                threshold: 0.45,
+                unsupported_policy: "flag".into(),
+                ..Default::default()
+            },
+            passages: vec![crate::api::responses::PassageReport {
+                index: 1,
+                text: "Kīlauea had a lava lake.".into(),
+                score: 0.9,
+            }],
             sources: vec![Source {
                 index: 1,
                 source: "volcano.md".into(),

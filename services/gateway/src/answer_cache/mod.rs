@@ -4,9 +4,11 @@
 //! 1. the request's namespace is resolved (collection, generation, every answer-changing
 //!    parameter — see [`scope`]) and the normalised query is looked up exactly: no embedding;
 //! 2. otherwise the query is embedded once (retrieval `Embed`) and looked up semantically;
-//! 3. on a miss the same vector goes to `Retrieve`, and a complete, successful answer (the
-//!    model finished; never an error, a cut stream or the nothing-found reply) is stored with
-//!    the model's tokens, so a streamed hit replays the same `contexts`, `token`, `done` events.
+//! 3. on a miss the same vector goes to `Retrieve` (and to passage selection), and a complete,
+//!    successful answer (the model finished; never an error, a cut stream or the nothing-found
+//!    reply) is stored with the model's tokens and its grounded sentences, so a streamed hit
+//!    replays `contexts`, the same `token` and `sentence` events in the same order, and `done`. Extractive
+//!    answers (no model) are neither looked up nor stored.
 //!
 //! Profile steps: `cache` (the whole lookup), with `cache.exact`, `cache.embed` and
 //! `cache.semantic` under it; those three are also spans (the tiers' spans, `cache.l1.exact`
@@ -27,14 +29,17 @@ use crate::request_context::RequestContext;
 use crate::state::AppState;
 use bytes::Bytes;
 use ragmesh_cache::{AnswerScope, CacheHit, Namespace, SemanticCache, normalize_query};
-use ragmesh_config::GatewaySettings;
+use ragmesh_config::{AnswerMode, AnswerSettings, GatewaySettings};
 use ragmesh_core::fusion::FusionMethod;
 use ragmesh_proto::v1::{EmbedRequest, Method};
 use std::time::Instant;
 use tracing::Instrument;
 
-/// Every parameter that changes the answer to `plan` on this gateway.
-pub fn scope(plan: &QueryPlan, settings: &GatewaySettings) -> AnswerScope {
+/// Every parameter that changes the answer to `plan` on this gateway. The `[answer]`
+/// settings that change a generated answer (passage budget, support threshold, unsupported
+/// policy) go with the prompt version: they change what the model is shown and how its answer
+/// is grounded.
+pub fn scope(plan: &QueryPlan, settings: &GatewaySettings, answer: &AnswerSettings) -> AnswerScope {
     AnswerScope {
         collection: plan.collection.clone(),
         k: plan.k,
@@ -53,7 +58,13 @@ pub fn scope(plan: &QueryPlan, settings: &GatewaySettings) -> AnswerScope {
         generator_backend: plan.generator.provider.clone(),
         generator_model: plan.generator.model.clone(),
         max_new_tokens: plan.max_new_tokens,
-        prompt_version: plan.generator.prompt_version.clone(),
+        prompt_version: format!(
+            "{}+passages{}+support{}+{}",
+            plan.generator.prompt_version,
+            answer.passage_budget_tokens,
+            answer.support_threshold,
+            answer.unsupported.name()
+        ),
     }
 }
 
@@ -85,14 +96,19 @@ pub async fn lookup(
     profile: &mut Profile,
 ) -> Result<Lookup, GatewayError> {
     let cache = &state.cache;
-    // Query expansion (rewrite, multihop) is generated per request: not cached.
-    if !cache.is_enabled() || plan.expansion.is_some() {
+    // Query expansion (rewrite, multihop) is generated per request: not cached. Extractive
+    // answers cost about what a lookup costs: not cached either.
+    if !cache.is_enabled()
+        || plan.expansion.is_some()
+        || state.pipeline.mode(plan) == AnswerMode::Extractive
+    {
         return Ok(Lookup::Miss(Miss::default()));
     }
     let started = Instant::now();
     let normalized = normalize_query(&plan.query);
     let (namespace, hit) = async {
-        let namespace = cache.namespace(&scope(plan, &state.settings)).await;
+        let scope = scope(plan, &state.settings, state.pipeline.answer_settings());
+        let namespace = cache.namespace(&scope).await;
         let hit = cache.lookup_exact(&namespace, &normalized).await;
         (namespace, hit)
     }

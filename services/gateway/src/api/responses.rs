@@ -70,10 +70,72 @@ impl CacheInfo {
     }
 }
 
+/// One sentence of the answer, grounded in the passages that were sent (or, in extractive
+/// mode, taken from them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerSentence {
+    /// The sentence without citation markers.
+    pub text: String,
+    /// Source numbers (`[n]`, 1-based) of passages that support it; only passages that were
+    /// sent are ever named.
+    pub citations: Vec<usize>,
+    /// Support by the best sent passage, 0..1 (half word overlap, half embedding cosine).
+    pub support: f32,
+    /// `support` reached `answer.support_threshold`.
+    pub supported: bool,
+}
+
+/// What grounding did to the answer's sentences and citations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroundingReport {
+    pub sentences: u32,
+    pub supported: u32,
+    pub unsupported: u32,
+    /// Sentences with at least one citation after grounding.
+    pub cited: u32,
+    /// Model-written citations its sentence matches.
+    pub citations_kept: u32,
+    /// Model-written citations replaced by the passage that supports the sentence.
+    pub citations_corrected: u32,
+    /// Citations given to sentences the model left without one.
+    pub citations_added: u32,
+    /// Model-written citations removed (not sent, or not supporting the sentence).
+    pub citations_removed: u32,
+    pub threshold: f32,
+    /// `flag`, `drop` or `keep` (`answer.unsupported`).
+    pub unsupported_policy: String,
+}
+
+/// A passage sent in the prompt (or, in extractive mode, a candidate the answer drew on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassageReport {
+    /// The source number the passage belongs to (`[index]`).
+    pub index: usize,
+    pub text: String,
+    /// Relevance to the question (0..1: half word match, half embedding cosine).
+    pub score: f32,
+}
+
+fn generate_mode() -> String {
+    "generate".into()
+}
+
 /// `POST /api/query`, and the `done` event of `/api/query/stream`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponse {
+    /// The final answer with `[n]` markers (after grounding; see `sentences`).
     pub answer: String,
+    /// `generate` (the model wrote it) or `extractive` (source sentences, no model).
+    #[serde(default = "generate_mode")]
+    pub answer_mode: String,
+    /// The answer sentence by sentence with citations and support.
+    #[serde(default)]
+    pub sentences: Vec<AnswerSentence>,
+    #[serde(default)]
+    pub grounding: GroundingReport,
+    /// The passages sent in the prompt, in prompt order.
+    #[serde(default)]
+    pub passages: Vec<PassageReport>,
     pub sources: Vec<Source>,
     /// Which reranker ordered the sources (`none` keeps retrieval order); absent without rerank.
     #[serde(skip_serializing_if = "Option::is_none")]

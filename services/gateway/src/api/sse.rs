@@ -1,9 +1,9 @@
 //! Server-Sent Events framing for `/api/query/stream`: explicit event types (`contexts`,
-//! `token`, `done`, `error`) with one JSON object per event, and comment lines as keep-alives
+//! `token`, `sentence`, `done`, `error`) with one JSON object per event, and comment lines as keep-alives
 //! while the model reads a long prompt. Written by hand (not axum's `Sse`) so the exact bytes
 //! on the wire are tested here.
 
-use crate::api::responses::{QueryResponse, Source};
+use crate::api::responses::{AnswerSentence, QueryResponse, Source};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -22,6 +22,12 @@ pub enum SseEvent {
     Token {
         text: String,
     },
+    /// One grounded sentence of the answer, once the model has completed it; `index` is its
+    /// position in `done`'s `sentences`.
+    Sentence {
+        index: usize,
+        sentence: AnswerSentence,
+    },
     /// Last on success: the full answer with cleaned citations, sources, profile, trace id.
     Done(Box<QueryResponse>),
     /// Last on failure.
@@ -38,6 +44,7 @@ impl SseEvent {
         match self {
             SseEvent::Contexts { .. } => "contexts",
             SseEvent::Token { .. } => "token",
+            SseEvent::Sentence { .. } => "sentence",
             SseEvent::Done(_) => "done",
             SseEvent::Error { .. } => "error",
             SseEvent::KeepAlive => "keep-alive",
@@ -49,6 +56,10 @@ impl SseEvent {
         let data = match self {
             SseEvent::Contexts { sources } => json!({ "sources": sources }).to_string(),
             SseEvent::Token { text } => json!({ "text": text }).to_string(),
+            SseEvent::Sentence { index, sentence } => to_json(&SentenceData {
+                index: *index,
+                sentence,
+            }),
             SseEvent::Done(response) => to_json(response),
             SseEvent::Error { code, message } => {
                 json!({ "code": code, "message": message }).to_string()
@@ -65,6 +76,14 @@ impl SseEvent {
         frame.push('\n');
         Bytes::from(frame)
     }
+}
+
+/// The data of a `sentence` event: its position, then the sentence's fields.
+#[derive(Serialize)]
+struct SentenceData<'a> {
+    index: usize,
+    #[serde(flatten)]
+    sentence: &'a AnswerSentence,
 }
 
 fn to_json(value: &impl Serialize) -> String {
@@ -115,5 +134,18 @@ mod tests {
             "event: contexts\ndata: {\"sources\":[]}\n\n"
         );
         assert_eq!(SseEvent::KeepAlive.encode(), ": keep-alive\n\n");
+        let sentence = SseEvent::Sentence {
+            index: 0,
+            sentence: AnswerSentence {
+                text: "Fed daily.".into(),
+                citations: vec![2],
+                support: 0.5,
+                supported: true,
+            },
+        };
+        assert_eq!(
+            sentence.encode(),
+            "event: sentence\ndata: {\"index\":0,\"text\":\"Fed daily.\",\"citations\":[2],\"support\":0.5,\"supported\":true}\n\n"
+        );
     }
 }

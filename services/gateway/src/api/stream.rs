@@ -1,6 +1,9 @@
 //! `POST /api/query/stream`: the same pipeline as `/api/query`, answered as Server-Sent
-//! Events — one `contexts` event, `token` events as the model writes, then `done` (cleaned
-//! answer, sources, profile, trace id) or `error`. Failures before the first event (bad input,
+//! Events — one `contexts` event, `token` events as the model writes, a `sentence` event for
+//! each answer sentence once it is complete and grounded (its citations corrected against the
+//! passages sent), then `done` (grounded answer, sentences, grounding, passages, sources,
+//! profile, trace id) or `error`. An extractive answer is one `token` with the whole answer,
+//! its `sentence` events and `done`. Failures before the first event (bad input,
 //! retrieval down, generation unreachable) are ordinary JSON error responses; once the stream
 //! has started, every way it can end sends a final event, so it is never left unterminated.
 //! The generation call lives inside the response body: a client that disconnects drops it,
@@ -10,8 +13,10 @@ use crate::answer_cache::{self, Miss};
 use crate::api::extract::ApiJson;
 use crate::api::sse::{self, SseEvent};
 use crate::error::GatewayError;
-use crate::query::answer_stream::{AnswerStream, GenerationEvent};
-use crate::query::pipeline::{Found, NOTHING_FOUND_ANSWER, complete};
+use crate::query::answer::completion::{Completion, complete};
+use crate::query::answer::{Embedder, GroundedAnswer, Selection};
+use crate::query::answer_stream::{AnswerStream, GenerationEvent, GenerationSummary};
+use crate::query::pipeline::{Found, NOTHING_FOUND_ANSWER};
 use crate::query::plan::{QueryRequest, query_plan};
 use crate::query::profile::Profile;
 use crate::query::profile_window::ProfileWindow;
@@ -21,10 +26,12 @@ use axum::extract::{Extension, State};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::Stream;
+use ragmesh_config::{AnswerMode, AnswerSettings};
 use ragmesh_core::Classify;
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// A comment line is sent when the model has been silent this long (long prompts).
@@ -55,18 +62,36 @@ pub async fn answer_stream(
         .pipeline
         .search_with_vector(&plan, miss.vector.clone(), &ctx, &mut profile)
         .await?;
-    let generation = if found.sources.is_empty() {
-        None
-    } else {
-        Some(
-            state
-                .pipeline
-                .start_generation(&plan, &found.sources, &ctx)
-                .await?,
-        )
-    };
+    let settings = state.pipeline.answer_settings().clone();
+    let mode = state.pipeline.mode(&plan);
+    let embedder = Embedder::retrieval(state.pipeline.backends().clone(), ctx.clone());
+    let mut answer = AnswerKind::NothingFound(mode);
+    if !found.sources.is_empty() {
+        let selection = state
+            .pipeline
+            .select_passages(
+                &plan,
+                miss.vector.clone(),
+                &found.sources,
+                &ctx,
+                &mut profile,
+            )
+            .await?;
+        answer = match mode {
+            AnswerMode::Extractive => AnswerKind::Extractive(selection),
+            AnswerMode::Generate => {
+                let contexts = selection.contexts(&found.sources);
+                let generation = state
+                    .pipeline
+                    .start_generation(&plan, contexts, &ctx)
+                    .await?;
+                AnswerKind::Generate(generation, selection)
+            }
+        };
+    }
     let cache_status = miss.cache_status();
-    let events = AnswerEvents::new(found, generation, profile, ctx, state.shutdown.clone())
+    let events = AnswerEvents::new(found, answer, profile, ctx, state.shutdown.clone())
+        .grounding_with(settings, embedder)
         .recording_into(Arc::clone(state.pipeline.profile_window()))
         .storing_into(state.cache.clone(), miss);
     let mut response = sse::response(events.into_body());
@@ -84,12 +109,34 @@ enum Phase {
     Finished,
 }
 
+/// How the answer of a stream is made.
+pub enum AnswerKind {
+    /// Nothing was found (in the request's mode): one token with the fixed answer, then `done`.
+    NothingFound(AnswerMode),
+    /// The model writes it from the selected passages.
+    Generate(AnswerStream, Selection),
+    /// Composed from the selected source sentences.
+    Extractive(Selection),
+}
+
 /// The event sequence of one streamed answer.
 pub struct AnswerEvents {
     phase: Phase,
     found: Found,
-    /// None when nothing was found: one token with the fixed answer, then `done`.
+    /// The model's answer stream (generate mode, until it ends).
     generation: Option<AnswerStream>,
+    selection: Selection,
+    mode: AnswerMode,
+    /// The answer's sentences grounded so far (none when nothing was found).
+    grounded: Option<GroundedAnswer>,
+    settings: AnswerSettings,
+    embedder: Embedder,
+    /// Time spent grounding, reported as the `grounding` step.
+    grounding_time: Duration,
+    /// Events ready to send before anything else is read.
+    pending: VecDeque<SseEvent>,
+    /// Sentence events sent so far.
+    sentences_sent: usize,
     raw_answer: String,
     profile: Option<Profile>,
     ctx: RequestContext,
@@ -115,17 +162,47 @@ impl AnswerEvents {
         self
     }
 
+    /// Grounds with `settings` and embeds answer sentences with `embedder` (default: the
+    /// default settings, term matching only).
+    pub fn grounding_with(mut self, settings: AnswerSettings, embedder: Embedder) -> Self {
+        if let Some(grounded) = &mut self.grounded {
+            *grounded = GroundedAnswer::new(self.selection.grounder(&settings));
+        }
+        self.settings = settings;
+        self.embedder = embedder;
+        self
+    }
+
     pub fn new(
         found: Found,
-        generation: Option<AnswerStream>,
+        answer: AnswerKind,
         profile: Profile,
         ctx: RequestContext,
         shutdown: CancellationToken,
     ) -> AnswerEvents {
+        let settings = AnswerSettings::default();
+        let (generation, selection, mode) = match answer {
+            AnswerKind::NothingFound(mode) => (None, None, mode),
+            AnswerKind::Generate(stream, selection) => {
+                (Some(stream), Some(selection), AnswerMode::Generate)
+            }
+            AnswerKind::Extractive(selection) => (None, Some(selection), AnswerMode::Extractive),
+        };
+        let grounded = selection
+            .as_ref()
+            .map(|s| GroundedAnswer::new(s.grounder(&settings)));
         AnswerEvents {
             phase: Phase::Contexts,
             found,
             generation,
+            selection: selection.unwrap_or_default(),
+            mode,
+            grounded,
+            settings,
+            embedder: Embedder::none(),
+            grounding_time: Duration::ZERO,
+            pending: VecDeque::new(),
+            sentences_sent: 0,
             raw_answer: String::new(),
             profile: Some(profile),
             ctx,
@@ -138,6 +215,9 @@ impl AnswerEvents {
 
     /// The next event; None once `done` or `error` has been sent.
     pub async fn next_event(&mut self) -> Option<SseEvent> {
+        if let Some(event) = self.pending.pop_front() {
+            return Some(event);
+        }
         match self.phase {
             Phase::Contexts => {
                 self.phase = Phase::Tokens;
@@ -145,20 +225,37 @@ impl AnswerEvents {
                     sources: self.found.sources.clone(),
                 })
             }
-            Phase::Tokens => Some(self.next_answer_event().await),
+            Phase::Tokens => {
+                let event = self.next_answer_event().await;
+                // `done` goes after the last `sentence` events.
+                if matches!(event, SseEvent::Done(_)) && !self.pending.is_empty() {
+                    self.pending.push_back(event);
+                    return self.pending.pop_front();
+                }
+                Some(event)
+            }
             Phase::Finished => None,
         }
     }
 
     async fn next_answer_event(&mut self) -> SseEvent {
         let Some(generation) = self.generation.as_mut() else {
-            if self.raw_answer.is_empty() {
-                self.raw_answer = NOTHING_FOUND_ANSWER.to_string();
-                return SseEvent::Token {
-                    text: NOTHING_FOUND_ANSWER.to_string(),
-                };
+            if !self.raw_answer.is_empty() {
+                return self.finish_and_store(Ok(None)).await;
             }
-            return self.finish_and_store(Ok(None)).await;
+            if self.mode == AnswerMode::Extractive && self.grounded.is_some() {
+                let started = Instant::now();
+                let answer = self.selection.extractive_answer(&self.settings);
+                self.grounding_time += started.elapsed();
+                self.raw_answer = answer.report().answer;
+                self.grounded = Some(answer);
+                self.queue_new_sentences();
+            } else {
+                self.raw_answer = NOTHING_FOUND_ANSWER.to_string();
+            }
+            return SseEvent::Token {
+                text: self.raw_answer.clone(),
+            };
         };
         let event = tokio::select! {
             _ = self.shutdown.cancelled() => Some(Err(GatewayError::ShuttingDown)),
@@ -169,9 +266,18 @@ impl AnswerEvents {
             Some(Ok(GenerationEvent::Token(text))) => {
                 self.raw_answer.push_str(&text);
                 self.tokens.push(text.clone());
+                if let Err(e) = self.ground(false).await {
+                    return self.finish(Err(e));
+                }
                 SseEvent::Token { text }
             }
             Some(Ok(GenerationEvent::Done(summary))) => {
+                if let Some(grounded) = &mut self.grounded {
+                    grounded.restrict_to(&summary.info.contexts_sent);
+                }
+                if let Err(e) = self.ground(true).await {
+                    return self.finish(Err(e));
+                }
                 self.finish_and_store(Ok(Some(summary))).await
             }
             Some(Err(e)) => self.finish(Err(e)),
@@ -179,10 +285,41 @@ impl AnswerEvents {
         }
     }
 
+    /// Grounds the sentences the answer has completed (all when `finished`) and queues their
+    /// `sentence` events.
+    async fn ground(&mut self, finished: bool) -> Result<(), GatewayError> {
+        let Some(grounded) = &mut self.grounded else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let result = grounded
+            .advance(&self.raw_answer, finished, &self.embedder)
+            .await;
+        self.grounding_time += started.elapsed();
+        result?;
+        self.queue_new_sentences();
+        Ok(())
+    }
+
+    /// Queues a `sentence` event for every grounded sentence not sent yet.
+    fn queue_new_sentences(&mut self) {
+        let Some(grounded) = &self.grounded else {
+            return;
+        };
+        let sentences = grounded.sentences();
+        for (index, sentence) in sentences.iter().enumerate().skip(self.sentences_sent) {
+            self.pending.push_back(SseEvent::Sentence {
+                index,
+                sentence: (*sentence).clone(),
+            });
+        }
+        self.sentences_sent = sentences.len();
+    }
+
     /// [`AnswerEvents::finish`], then the cache store of a successful answer.
     async fn finish_and_store(
         &mut self,
-        outcome: Result<Option<crate::query::answer_stream::GenerationSummary>, GatewayError>,
+        outcome: Result<Option<GenerationSummary>, GatewayError>,
     ) -> SseEvent {
         let mut event = self.finish(outcome);
         if let (SseEvent::Done(response), Some((cache, miss))) = (&mut event, self.store.take()) {
@@ -192,24 +329,35 @@ impl AnswerEvents {
         event
     }
 
-    fn finish(
-        &mut self,
-        outcome: Result<Option<crate::query::answer_stream::GenerationSummary>, GatewayError>,
-    ) -> SseEvent {
+    /// The final event: `done` (after any `sentence` events still queued, which are sent
+    /// first) or `error`.
+    fn finish(&mut self, outcome: Result<Option<GenerationSummary>, GatewayError>) -> SseEvent {
         self.phase = Phase::Finished;
         // Drop the call now: nothing more is read from it.
         self.generation = None;
         match outcome {
             Ok(summary) => {
-                let profile = self.profile.take().unwrap_or_else(Profile::start);
+                let mut profile = self.profile.take().unwrap_or_else(Profile::start);
                 let found = std::mem::take(&mut self.found);
-                let response = complete(&self.raw_answer, found, summary, profile, &self.ctx);
+                let completion = match &self.grounded {
+                    Some(grounded) => {
+                        profile.record_duration("grounding", self.grounding_time);
+                        Completion {
+                            mode: self.mode,
+                            report: grounded.report(),
+                            passages: self.selection.reports(),
+                        }
+                    }
+                    None => Completion::fixed(&self.raw_answer, self.mode, &self.settings),
+                };
+                let response = complete(completion, found, summary, profile, &self.ctx);
                 if let Some(window) = &self.profiles {
                     window.record(&response.profile);
                 }
                 SseEvent::Done(Box::new(response))
             }
             Err(e) => {
+                self.pending.clear();
                 tracing::warn!(trace_id = %self.ctx.trace_id, error = %e, "answer stream failed");
                 SseEvent::Error {
                     code: e.code().as_str().to_string(),
@@ -232,25 +380,10 @@ impl AnswerEvents {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::api::responses::Source;
+    use crate::query::answer::passages::tests::sources;
     use crate::query::answer_stream::tests::{done, stream_of, token};
     use crate::request_context::RequestContext;
     use futures::StreamExt;
-
-    fn source(index: usize) -> Source {
-        Source {
-            index,
-            source: format!("doc{index}.md"),
-            chunk: 0,
-            text: "text".into(),
-            score: 0.5,
-            rerank_score: None,
-            vector_score: None,
-            bm25_score: None,
-            collection: "default".into(),
-            metadata: Default::default(),
-        }
-    }
 
     fn ctx() -> RequestContext {
         RequestContext {
@@ -258,6 +391,28 @@ mod tests {
             span_id: "0123456789abcdef".into(),
             request_id: "r".into(),
         }
+    }
+
+    fn found() -> Found {
+        Found {
+            sources: sources(),
+            reranker: None,
+            expansion: None,
+        }
+    }
+
+    /// The passages of the test sources for `question` (term matching only).
+    async fn selection(question: &str, mode: AnswerMode) -> Selection {
+        crate::query::answer::select(
+            &Embedder::none(),
+            question,
+            Vec::new(),
+            &sources(),
+            &AnswerSettings::default(),
+            mode,
+        )
+        .await
+        .unwrap()
     }
 
     async fn all_events(events: AnswerEvents) -> Vec<SseEvent> {
@@ -269,32 +424,68 @@ mod tests {
         out
     }
 
+    const QUESTION: &str = "How often should a sourdough starter be fed at room temperature?";
+
     #[tokio::test]
-    async fn contexts_then_tokens_then_done_with_clean_citations() {
-        let found = Found {
-            sources: vec![source(1), source(2)],
-            reranker: None,
-            expansion: None,
-        };
-        let generation = stream_of(vec![token("Yes [1]"), token(" and [7]."), done()]);
+    async fn contexts_tokens_grounded_sentences_then_done() {
+        let generation = stream_of(vec![
+            token("Bakers feed a starter every twelve hours"),
+            token(" at room temperature [1]."),
+            token(" Paris is the capital [7]."),
+            done(),
+        ]);
+        let answer =
+            AnswerKind::Generate(generation, selection(QUESTION, AnswerMode::Generate).await);
         let events = AnswerEvents::new(
-            found,
-            Some(generation),
+            found(),
+            answer,
             Profile::start(),
             ctx(),
             CancellationToken::new(),
         );
         let events = all_events(events).await;
         let names: Vec<&str> = events.iter().map(SseEvent::name).collect();
-        assert_eq!(names, ["contexts", "token", "token", "done"]);
-        let SseEvent::Done(done) = &events[3] else {
+        assert_eq!(
+            names,
+            [
+                "contexts", "token", "token", "token", "sentence", "sentence", "done"
+            ]
+        );
+        let SseEvent::Sentence { index, sentence } = &events[4] else {
             panic!()
         };
-        assert_eq!(done.answer, "Yes [1] and.");
-        assert_eq!(done.sources.len(), 2);
+        assert_eq!(*index, 0);
+        assert_eq!(
+            sentence.citations,
+            [2],
+            "the wrong [1] is corrected: {sentence:?}"
+        );
+        let SseEvent::Done(done) = &events[6] else {
+            panic!()
+        };
+        assert_eq!(
+            done.answer,
+            "Bakers feed a starter every twelve hours at room temperature [2]. Paris is the capital."
+        );
+        assert_eq!(done.answer_mode, "generate");
+        assert_eq!(done.sentences.len(), 2);
+        assert!(done.sentences[0].supported && !done.sentences[1].supported);
+        assert_eq!(
+            (
+                done.grounding.citations_corrected,
+                done.grounding.citations_removed
+            ),
+            (1, 1)
+        );
+        assert!(
+            done.passages.iter().any(|p| p.index == 2),
+            "{:?}",
+            done.passages
+        );
+        assert_eq!(done.sources.len(), 3);
         assert_eq!(done.trace_id, ctx().trace_id);
         let steps: Vec<&str> = done.profile.steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(steps, ["generate.first_token", "generate"]);
+        assert_eq!(steps, ["grounding", "generate.first_token", "generate"]);
         assert_eq!(
             done.generation.as_ref().map(|g| g.finish_reason.as_str()),
             Some("stop")
@@ -302,17 +493,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_extractive_stream_needs_no_model() {
+        let answer = AnswerKind::Extractive(selection(QUESTION, AnswerMode::Extractive).await);
+        let events = AnswerEvents::new(
+            found(),
+            answer,
+            Profile::start(),
+            ctx(),
+            CancellationToken::new(),
+        );
+        let events = all_events(events).await;
+        let names: Vec<&str> = events.iter().map(SseEvent::name).collect();
+        assert_eq!(names.first(), Some(&"contexts"));
+        assert_eq!(names[1], "token");
+        assert_eq!(names.last(), Some(&"done"));
+        assert!(
+            names[2..names.len() - 1].iter().all(|n| *n == "sentence"),
+            "{names:?}"
+        );
+        let SseEvent::Done(done) = events.last().unwrap() else {
+            panic!()
+        };
+        assert_eq!(done.answer_mode, "extractive");
+        assert!(done.generation.is_none());
+        assert!(
+            done.answer
+                .starts_with("Bakers feed a starter every twelve hours at room temperature [2]."),
+            "{}",
+            done.answer
+        );
+        assert!(done.sentences.iter().all(|s| s.supported));
+    }
+
+    #[tokio::test]
     async fn a_finished_answer_is_recorded_in_the_profile_window() {
         let window = Arc::new(ProfileWindow::default());
-        let found = Found {
-            sources: vec![source(1)],
-            reranker: None,
-            expansion: None,
-        };
         let generation = stream_of(vec![token("Yes [1]"), done()]);
+        let answer =
+            AnswerKind::Generate(generation, selection(QUESTION, AnswerMode::Generate).await);
         let events = AnswerEvents::new(
-            found,
-            Some(generation),
+            found(),
+            answer,
             Profile::start(),
             ctx(),
             CancellationToken::new(),
@@ -326,18 +547,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_mid_stream_ends_with_an_error_event() {
-        let found = Found {
-            sources: vec![source(1)],
-            reranker: None,
-            expansion: None,
-        };
         let generation = stream_of(vec![
             token("Half"),
             Err(tonic::Status::unavailable("connection reset")),
         ]);
+        let answer =
+            AnswerKind::Generate(generation, selection(QUESTION, AnswerMode::Generate).await);
         let events = AnswerEvents::new(
-            found,
-            Some(generation),
+            found(),
+            answer,
             Profile::start(),
             ctx(),
             CancellationToken::new(),
@@ -362,7 +580,7 @@ mod tests {
         };
         let events = AnswerEvents::new(
             found,
-            None,
+            AnswerKind::NothingFound(AnswerMode::Generate),
             Profile::start(),
             ctx(),
             CancellationToken::new(),
@@ -381,30 +599,22 @@ mod tests {
             "{wire}"
         );
         assert!(wire.contains("event: done\n"), "{wire}");
+        assert!(!wire.contains("event: sentence\n"), "{wire}");
         assert!(wire.contains(NOTHING_FOUND_ANSWER), "{wire}");
         assert!(wire.ends_with("\n\n"));
     }
 
     #[tokio::test]
     async fn shutdown_ends_an_open_stream_with_an_error() {
-        let found = Found {
-            sources: vec![source(1)],
-            reranker: None,
-            expansion: None,
-        };
         let silent = AnswerStream::new(
             futures::stream::pending().boxed(),
             std::time::Instant::now(),
             Duration::from_secs(600),
         );
         let shutdown = CancellationToken::new();
-        let mut events = AnswerEvents::new(
-            found,
-            Some(silent),
-            Profile::start(),
-            ctx(),
-            shutdown.clone(),
-        );
+        let answer = AnswerKind::Generate(silent, selection(QUESTION, AnswerMode::Generate).await);
+        let mut events =
+            AnswerEvents::new(found(), answer, Profile::start(), ctx(), shutdown.clone());
         assert_eq!(
             events.next_event().await.map(|e| e.name()),
             Some("contexts")

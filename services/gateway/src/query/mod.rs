@@ -3,6 +3,7 @@
 //! profile and the window of recent profiles behind `/api/profile/stats`, which generator
 //! answers, and query expansion ([`expand`]: rewrite, multihop).
 
+pub mod answer;
 pub mod answer_stream;
 pub mod citations;
 pub mod expand;
@@ -12,3 +13,4 @@ pub mod pipeline;
 pub mod plan;
 pub mod profile;
 pub mod profile_window;
+pub mod sources;

@@ -10,9 +10,12 @@
 //!    from here as [`ExpansionCalls`]);
 //! 2. `rerank` (only when asked) — max(k, rerank_top_n) candidates go to the cross-encoder,
 //!    the best k are kept; reranker `none` keeps the order and is reported;
-//! 3. `start_generation` — the sources, numbered 1..n in order, go to the model;
-//! 4. `complete` — citations of contexts the model was not shown are removed and the
-//!    profile is closed.
+//! 3. `passages` — the sources are cut into sentences and the most relevant are chosen
+//!    within the passage budget (see [`crate::query::answer`]);
+//! 4. `start_generation` — the passages, under their source numbers, go to the model
+//!    (extractive mode composes the answer from the best source sentences instead);
+//! 5. `grounding` — every answer sentence is matched to the passages sent, its citations
+//!    corrected, unsupported sentences flagged; then `complete` closes the profile.
 //!
 //! No hits means no generation: the answer says honestly that nothing relevant was found.
 
@@ -20,23 +23,26 @@ use crate::api::responses::{ExpansionReport, QueryResponse, RetrieveResponse, So
 use crate::backends::Backends;
 use crate::backends::backend::Backend;
 use crate::error::GatewayError;
-use crate::query::answer_stream::{AnswerStream, GenerationEvent, GenerationSummary};
-use crate::query::citations::{clean_citations, clean_citations_sent};
+use crate::query::answer::completion::{Completion, complete};
+use crate::query::answer::{self as answers, Embedder, GroundedAnswer, Selection};
+use crate::query::answer_stream::{AnswerStream, GenerationEvent};
 use crate::query::expand::{ExpansionCalls, multihop, rewrite};
 use crate::query::instruct::instructed_text;
 use crate::query::plan::{Expansion, QueryPlan};
 use crate::query::profile::Profile;
 use crate::query::profile_window::ProfileWindow;
+use crate::query::sources::{number_sources, reorder_by_rerank};
 use crate::request_context::RequestContext;
 use futures::StreamExt;
+use ragmesh_config::{AnswerMode, AnswerSettings};
 use ragmesh_core::fusion::FusionMethod;
 use ragmesh_proto::v1::{
-    Context, Fusion, GenerateRequest, RerankRequest, RerankResult, RetrieveRequest, ScoredChunk,
+    Context, Fusion, GenerateRequest, RerankRequest, RetrieveRequest, ScoredChunk,
 };
 use ragmesh_retrieval_client::ServiceError;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tracing::Instrument;
 
 /// The answer when retrieval found nothing: no model is asked, so nothing can be made up.
@@ -60,6 +66,8 @@ pub struct Pipeline {
     rrf_k: u32,
     /// Every finished query's profile, for `/api/profile/stats`.
     profiles: Arc<ProfileWindow>,
+    /// `[answer]`: passage budget, grounding, default mode.
+    answer: Arc<AnswerSettings>,
 }
 
 impl Pipeline {
@@ -69,7 +77,62 @@ impl Pipeline {
             backends,
             rrf_k,
             profiles: Arc::default(),
+            answer: Arc::default(),
         }
+    }
+
+    /// Makes answers with these `[answer]` settings (defaults otherwise).
+    pub fn with_answer(mut self, answer: AnswerSettings) -> Pipeline {
+        self.answer = Arc::new(answer);
+        self
+    }
+
+    pub fn answer_settings(&self) -> &AnswerSettings {
+        &self.answer
+    }
+
+    /// The mode `plan` is answered in: the request's, else `answer.mode`.
+    pub fn mode(&self, plan: &QueryPlan) -> AnswerMode {
+        plan.answer_mode.unwrap_or(self.answer.mode)
+    }
+
+    /// Step 3: the passages the answer is made from, recorded as the `passages` step.
+    pub async fn select_passages(
+        &self,
+        plan: &QueryPlan,
+        query_vector: Vec<f32>,
+        sources: &[Source],
+        ctx: &RequestContext,
+        profile: &mut Profile,
+    ) -> Result<Selection, GatewayError> {
+        let started = Instant::now();
+        let embedder = Embedder::retrieval(self.backends.clone(), ctx.clone());
+        let span = tracing::info_span!("passages", sources = sources.len());
+        let selection = answers::select(
+            &embedder,
+            &plan.query,
+            query_vector,
+            sources,
+            &self.answer,
+            self.mode(plan),
+        )
+        .instrument(span)
+        .await?;
+        let tokens: usize = selection
+            .chosen
+            .iter()
+            .map(|&i| selection.candidates[i].tokens)
+            .sum();
+        profile.record_detail(
+            "passages",
+            started.elapsed(),
+            format!(
+                "{} of {} sentences, ~{tokens} tokens",
+                selection.chosen.len(),
+                selection.candidates.len()
+            ),
+        );
+        Ok(selection)
     }
 
     /// The recent queries' profiles (this gateway's window).
@@ -208,30 +271,25 @@ impl Pipeline {
         Ok((chosen, response.reranker))
     }
 
-    /// Step 3: opens the model's answer stream over `sources` (numbered as they are).
+    /// Step 4: opens the model's answer stream over `contexts` (the selected passages under
+    /// their source numbers).
     pub async fn start_generation(
         &self,
         plan: &QueryPlan,
-        sources: &[Source],
+        contexts: Vec<Context>,
         ctx: &RequestContext,
     ) -> Result<AnswerStream, GatewayError> {
+        let sent = contexts.len();
         let request = GenerateRequest {
             query: plan.query.clone(),
-            contexts: sources
-                .iter()
-                .map(|s| Context {
-                    index: s.index as u32,
-                    source: s.source.clone(),
-                    text: s.text.clone(),
-                })
-                .collect(),
+            contexts,
             max_new_tokens: plan.max_new_tokens.unwrap_or(0),
             provider: plan.provider.clone().unwrap_or_default(),
             instruction: String::new(),
         };
         let started = Instant::now();
         // Open until the answer stream is dropped: the whole generation as the gateway sees it.
-        let span = tracing::info_span!("generate", contexts = sources.len());
+        let span = tracing::info_span!("generate", contexts = sent);
         let chunks = self
             .backends
             .generate(request, ctx)
@@ -266,14 +324,34 @@ impl Pipeline {
         mut profile: Profile,
     ) -> Result<(QueryResponse, Vec<String>), GatewayError> {
         let found = self
-            .search_with_vector(plan, query_vector, ctx, &mut profile)
+            .search_with_vector(plan, query_vector.clone(), ctx, &mut profile)
             .await?;
+        let mode = self.mode(plan);
         if found.sources.is_empty() {
-            let response = complete(NOTHING_FOUND_ANSWER, found, None, profile, ctx);
+            let completion = Completion::fixed(NOTHING_FOUND_ANSWER, mode, &self.answer);
+            let response = complete(completion, found, None, profile, ctx);
             self.profiles.record(&response.profile);
             return Ok((response, vec![NOTHING_FOUND_ANSWER.to_string()]));
         }
-        let mut stream = self.start_generation(plan, &found.sources, ctx).await?;
+        let selection = self
+            .select_passages(plan, query_vector, &found.sources, ctx, &mut profile)
+            .await?;
+        if mode == AnswerMode::Extractive {
+            let started = Instant::now();
+            let report = selection.extractive_answer(&self.answer).report();
+            profile.record_duration("grounding", started.elapsed());
+            let tokens = vec![report.answer.clone()];
+            let completion = Completion {
+                mode,
+                report,
+                passages: selection.reports(),
+            };
+            let response = complete(completion, found, None, profile, ctx);
+            self.profiles.record(&response.profile);
+            return Ok((response, tokens));
+        }
+        let contexts = selection.contexts(&found.sources);
+        let mut stream = self.start_generation(plan, contexts, ctx).await?;
         let mut raw = String::new();
         let mut tokens = Vec::new();
         while let Some(event) = stream.next_event().await {
@@ -283,7 +361,21 @@ impl Pipeline {
                     tokens.push(text);
                 }
                 GenerationEvent::Done(summary) => {
-                    let response = complete(&raw, found, Some(summary), profile, ctx);
+                    let started = Instant::now();
+                    let mut grounded = GroundedAnswer::new(selection.grounder(&self.answer));
+                    grounded.restrict_to(&summary.info.contexts_sent);
+                    let embedder = Embedder::retrieval(self.backends.clone(), ctx.clone());
+                    grounded
+                        .advance(&raw, true, &embedder)
+                        .instrument(tracing::info_span!("grounding"))
+                        .await?;
+                    profile.record_duration("grounding", started.elapsed());
+                    let completion = Completion {
+                        mode,
+                        report: grounded.report(),
+                        passages: selection.reports(),
+                    };
+                    let response = complete(completion, found, Some(summary), profile, ctx);
                     self.profiles.record(&response.profile);
                     return Ok((response, tokens));
                 }
@@ -368,98 +460,6 @@ fn retrieve_request(plan: &QueryPlan, query: &str) -> RetrieveRequest {
     }
 }
 
-/// Step 4: the final response from the raw answer text (its profile is for the caller to
-/// record in the window).
-pub fn complete(
-    raw_answer: &str,
-    found: Found,
-    generation: Option<GenerationSummary>,
-    mut profile: Profile,
-    ctx: &RequestContext,
-) -> QueryResponse {
-    if let Some(summary) = &generation {
-        let generation_started = ragmesh_telemetry::started_before_now(Duration::from_secs_f64(
-            summary.total_ms.max(0.0) / 1e3,
-        ));
-        profile.record_started(
-            "generate.first_token",
-            summary.first_token_ms,
-            generation_started,
-        );
-        profile.record("generate", summary.total_ms);
-    }
-    let report = profile.report();
-    // Citations may only name contexts the model was shown (packing may drop the last ones).
-    let answer = match &generation {
-        Some(summary) => clean_citations_sent(raw_answer.trim(), &summary.info.contexts_sent),
-        None => clean_citations(raw_answer.trim(), found.sources.len()),
-    };
-    QueryResponse {
-        answer,
-        sources: found.sources,
-        reranker: found.reranker,
-        expansion: found.expansion,
-        generation: generation.map(|g| g.info),
-        cache: None,
-        profile: report,
-        trace_id: ctx.trace_id.clone(),
-    }
-}
-
-/// The best `k` candidates in the reranker's order, each with its rerank score. Fewer results
-/// than min(k, candidates) would silently shrink the answer's sources, and an index out of
-/// range or repeated means the reranker scored something else: both are errors.
-pub fn reorder_by_rerank(
-    candidates: Vec<ScoredChunk>,
-    results: &[RerankResult],
-    k: usize,
-) -> Result<Vec<(ScoredChunk, Option<f32>)>, GatewayError> {
-    let expected = candidates.len().min(k);
-    if results.len() < expected {
-        return Err(ServiceError::BadAnswer {
-            service: Backend::Rerank.name(),
-            message: format!("asked for {expected} results, got {}", results.len()),
-        }
-        .into());
-    }
-    let passages = candidates.len();
-    let mut slots: Vec<Option<ScoredChunk>> = candidates.into_iter().map(Some).collect();
-    let mut chosen = Vec::with_capacity(expected);
-    for result in results.iter().take(expected) {
-        let Some(chunk) = slots.get_mut(result.index as usize).and_then(Option::take) else {
-            return Err(ServiceError::BadAnswer {
-                service: Backend::Rerank.name(),
-                message: format!(
-                    "result index {} is out of range or repeated ({passages} passages)",
-                    result.index
-                ),
-            }
-            .into());
-        };
-        chosen.push((chunk, result.score));
-    }
-    Ok(chosen)
-}
-
-fn number_sources(chosen: Vec<(ScoredChunk, Option<f32>)>, collection: &str) -> Vec<Source> {
-    chosen
-        .into_iter()
-        .enumerate()
-        .map(|(i, (chunk, rerank_score))| Source {
-            index: i + 1,
-            source: chunk.source,
-            chunk: chunk.chunk_index,
-            text: chunk.text,
-            score: chunk.score,
-            rerank_score,
-            vector_score: chunk.vector_score,
-            bm25_score: chunk.bm25_score,
-            collection: collection.to_string(),
-            metadata: chunk.metadata.into_iter().collect(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -485,68 +485,5 @@ mod tests {
         assert_eq!(pipeline.expansion_rrf_k(&plan(rewrite)), 7);
         let asked = serde_json::json!({ "query": "q", "rrf_k": 3, "multihop": {} });
         assert_eq!(pipeline.expansion_rrf_k(&plan(asked)), 3);
-    }
-
-    fn chunk(source: &str) -> ScoredChunk {
-        ScoredChunk {
-            source: source.into(),
-            text: format!("text of {source}"),
-            ..ScoredChunk::default()
-        }
-    }
-
-    fn result(index: u32, score: Option<f32>) -> RerankResult {
-        RerankResult { index, score }
-    }
-
-    #[test]
-    fn reranked_order_and_scores_are_kept_and_cut_to_k() {
-        let candidates = vec![chunk("a"), chunk("b"), chunk("c")];
-        let results = [
-            result(2, Some(3.5)),
-            result(0, Some(1.0)),
-            result(1, Some(-2.0)),
-        ];
-        let chosen = reorder_by_rerank(candidates, &results, 2).unwrap();
-        let order: Vec<(&str, Option<f32>)> = chosen
-            .iter()
-            .map(|(c, s)| (c.source.as_str(), *s))
-            .collect();
-        assert_eq!(order, [("c", Some(3.5)), ("a", Some(1.0))]);
-
-        let numbered = number_sources(chosen, "docs");
-        assert_eq!((numbered[0].index, numbered[1].index), (1, 2));
-        assert_eq!(numbered[0].rerank_score, Some(3.5));
-        assert_eq!(numbered[1].collection, "docs");
-    }
-
-    #[test]
-    fn reranker_none_keeps_retrieval_order_without_scores() {
-        let candidates = vec![chunk("a"), chunk("b")];
-        let chosen = reorder_by_rerank(candidates, &[result(0, None), result(1, None)], 5).unwrap();
-        let order: Vec<&str> = chosen.iter().map(|(c, _)| c.source.as_str()).collect();
-        assert_eq!(order, ["a", "b"]);
-        assert!(chosen.iter().all(|(_, score)| score.is_none()));
-    }
-
-    #[test]
-    fn broken_rerank_answers_are_errors_not_shorter_answers() {
-        let err = |results: &[RerankResult]| {
-            reorder_by_rerank(vec![chunk("a"), chunk("b"), chunk("c")], results, 2)
-                .unwrap_err()
-                .to_string()
-        };
-        assert_eq!(
-            err(&[result(0, None)]),
-            "rerank service broke its contract: asked for 2 results, got 1"
-        );
-        assert!(
-            err(&[result(0, None), result(9, None)])
-                .contains("index 9 is out of range or repeated")
-        );
-        assert!(
-            err(&[result(1, None), result(1, None)])
-                .contains("index 1 is out of range or repeated")
-        );
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::error::GatewayError;
 use crate::query::generator_choice::GeneratorCatalog;
-use ragmesh_config::{GatewaySettings, GeneratorIdentity};
+use ragmesh_config::{AnswerMode, GatewaySettings, GeneratorIdentity};
 use ragmesh_core::fusion::FusionMethod;
 use ragmesh_proto::v1::Method;
 use serde::Deserialize;
@@ -57,6 +57,10 @@ pub struct QueryRequest {
     /// `{"depth": 2, "fanout": 2}`: decompose into sub-questions and retrieve for each.
     #[serde(default)]
     pub multihop: Option<MultihopBody>,
+    /// `generate` (the model writes the answer) or `extractive` (source sentences, no
+    /// model); None: `answer.mode`.
+    #[serde(default)]
+    pub answer_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +116,8 @@ pub struct QueryPlan {
     /// cache key) uses this.
     pub generator: GeneratorIdentity,
     pub expansion: Option<Expansion>,
+    /// The mode the request asked for (None: the configured `answer.mode`).
+    pub answer_mode: Option<AnswerMode>,
 }
 
 impl QueryPlan {
@@ -276,7 +282,20 @@ fn plan_with_max_k(
         (None, None) => None,
     };
     let fusion = resolve_fusion(method, fusion, rrf_k, expansion.is_some())?;
+    let answer_mode = request
+        .answer_mode
+        .as_deref()
+        .map(|mode| {
+            AnswerMode::parse(mode).ok_or_else(|| {
+                invalid(format!(
+                    "unknown answer_mode {mode:?}: use one of {}",
+                    AnswerMode::NAMES.join(", ")
+                ))
+            })
+        })
+        .transpose()?;
     Ok(QueryPlan {
+        answer_mode,
         provider: request.provider.map(|p| generator_name(&p)),
         generator,
         expansion,
@@ -460,6 +479,16 @@ mod tests {
         assert_eq!(
             message(json!({ "query": "q", "filters": { " ": "x" } })),
             "filters keys must not be empty"
+        );
+        assert_eq!(
+            message(json!({ "query": "q", "answer_mode": "summary" })),
+            "unknown answer_mode \"summary\": use one of generate, extractive"
+        );
+        assert_eq!(
+            plan(json!({ "query": "q", "answer_mode": "Extractive" }))
+                .unwrap()
+                .answer_mode,
+            Some(AnswerMode::Extractive)
         );
     }
 

@@ -91,6 +91,13 @@ impl Profile {
         }
     }
 
+    /// Says what the last recorded step worked on.
+    pub fn detail_last(&mut self, detail: String) {
+        if let Some(step) = self.steps.last_mut() {
+            step.detail = Some(detail);
+        }
+    }
+
     pub fn record_duration(&mut self, name: impl Into<String>, elapsed: Duration) {
         self.record(name, elapsed.as_secs_f64() * 1e3);
     }
