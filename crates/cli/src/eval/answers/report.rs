@@ -234,7 +234,7 @@ impl AnswersReport {
             "word overlap >= {:.0} %, harness",
             self.overlap_threshold * 100.0
         );
-        let rows: Vec<(String, String)> = vec![
+        let rows: [(String, String); 16] = [
             (
                 "citation rate (>= 1 valid [n])".into(),
                 s.citation_rate.cell(),
