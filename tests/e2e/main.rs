@@ -22,6 +22,7 @@ mod cache;
 mod deploy_manifests;
 mod deploy_promtool;
 mod durability;
+mod eval_answers;
 mod eval_beir;
 mod failover;
 mod generation_providers;

@@ -30,7 +30,7 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Ask a running gateway a question.
     Query(QueryArgs),
-    /// Measure retrieval quality on a public benchmark.
+    /// Measure retrieval or answer quality on a public benchmark.
     Eval(EvalArgs),
     /// Save a consistent archive of a collection from a running gateway (it keeps serving).
     Backup(BackupArgs),
@@ -202,6 +202,66 @@ pub struct EvalArgs {
 pub enum EvalCommand {
     /// nDCG@10, recall@100, MRR@10 and latency per retrieval method on a BEIR-layout folder.
     Beir(EvalBeirArgs),
+    /// Citation rate and precision, supported sentences, loops, ROUGE-L/token F1 and latency of
+    /// the answers to a PubMedQA-layout set, asked through /api/query.
+    Answers(EvalAnswersArgs),
+}
+
+/// The `answer_mode` sent with every question.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AnswerModeArg {
+    /// The model writes the answer.
+    Generate,
+    /// The answer is composed from source sentences, without the model.
+    Extractive,
+}
+
+impl AnswerModeArg {
+    pub fn label(self) -> &'static str {
+        match self {
+            AnswerModeArg::Generate => "generate",
+            AnswerModeArg::Extractive => "extractive",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EvalAnswersArgs {
+    /// Folder with `items.jsonl` (PubMedQA layout: id, question, contexts, long_answer,
+    /// final_decision).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Gateway to measure. Without it every service starts in this process on a free port
+    /// (answer cache off), over a temporary data directory that is removed afterwards.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Collection to ingest into (default: `answers-` and the data folder's name).
+    #[arg(long, short)]
+    pub collection: Option<String>,
+    /// Skip the ingest when the collection already holds every abstract.
+    #[arg(long)]
+    pub reuse: bool,
+    /// Ask only the first N questions (every abstract is still ingested).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Questions in flight at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Sources per question (default: the gateway's).
+    #[arg(long, short)]
+    pub k: Option<u32>,
+    /// `answer_mode` of every question (default: not sent, the gateway's default).
+    #[arg(long, value_enum)]
+    pub answer_mode: Option<AnswerModeArg>,
+    /// Documents per ingest request.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Print the report as JSON, every question's scores included.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// A retrieval configuration the harness measures.

@@ -20,7 +20,17 @@ impl LocalProduct {
     /// Starts every service; logs go to stderr at `warn` unless `RUST_LOG` says otherwise, so
     /// that the report on stdout stays clean.
     pub async fn start(config: Option<&Path>) -> anyhow::Result<LocalProduct> {
+        Self::start_with(config, |_| {}).await
+    }
+
+    /// [`LocalProduct::start`] with `adjust` applied to the loaded settings first (e.g. the
+    /// answer harness turns the answer cache off so every question is really answered).
+    pub async fn start_with(
+        config: Option<&Path>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<LocalProduct> {
         let mut settings = Settings::load(config)?;
+        adjust(&mut settings);
         settings.telemetry.log_format = LogFormat::Pretty;
         settings.telemetry.log_level = "warn".into();
         ragmesh_telemetry::init_logging(&settings.telemetry, "ragmesh")?;

@@ -1,11 +1,15 @@
-//! `ragmesh eval`: retrieval quality measured on a public benchmark, through the same HTTP API
-//! users call, so the numbers describe the product and not a test double.
+//! `ragmesh eval`: retrieval and answer quality measured on public benchmarks, through the
+//! same HTTP API users call, so the numbers describe the product and not a test double.
 //!
 //! `eval beir --data DIR` reads a BEIR folder ([`beir`]), ingests the corpus and runs every
 //! test query per method ([`runner`]), scores the rankings with pytrec_eval semantics
 //! ([`metrics`]) and prints a table or JSON ([`report`]). Without `--url` the services run in
 //! this process ([`local`]). Nothing is fitted: only the test qrels are read.
+//!
+//! `eval answers --data DIR` asks a PubMedQA-layout set's questions through `/api/query` and
+//! scores the answers ([`answers`]), reusing the same ingest and in-process product.
 
+mod answers;
 mod beir;
 mod local;
 mod metrics;
@@ -23,6 +27,7 @@ use std::path::Path;
 pub async fn run(config: Option<&Path>, args: EvalArgs) -> anyhow::Result<()> {
     match args.command {
         EvalCommand::Beir(a) => run_beir(config, a).await,
+        EvalCommand::Answers(a) => answers::run(config, a).await,
     }
 }
 
@@ -36,7 +41,7 @@ async fn run_beir(config: Option<&Path>, args: EvalBeirArgs) -> anyhow::Result<(
     }
     let collection = match &args.collection {
         Some(c) => c.clone(),
-        None => default_collection(&args.data),
+        None => collection_name("beir", &args.data),
     };
     let local = match &args.url {
         Some(_) => None,
@@ -132,8 +137,8 @@ fn write_runs(dir: &Path, report: &EvalReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `beir-` and the folder's name, reduced to the characters a collection name may hold.
-fn default_collection(data: &Path) -> String {
+/// `<prefix>-` and the folder's name, reduced to the characters a collection name may hold.
+fn collection_name(prefix: &str, data: &Path) -> String {
     let name: String = data
         .canonicalize()
         .ok()
@@ -149,7 +154,7 @@ fn default_collection(data: &Path) -> String {
         })
         .take(40)
         .collect();
-    format!("beir-{}", name.trim_matches('-'))
+    format!("{prefix}-{}", name.trim_matches('-'))
         .trim_end_matches('-')
         .to_string()
 }
@@ -164,9 +169,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("SciFact v1");
         std::fs::create_dir(&data).unwrap();
-        let name = default_collection(&data);
+        let name = collection_name("beir", &data);
         assert_eq!(name, "beir-scifact-v1");
         assert!(ragmesh_core::validate_collection(&name).is_ok());
-        assert_eq!(default_collection(Path::new("/nonexistent/x")), "beir");
+        assert_eq!(collection_name("beir", Path::new("/nonexistent/x")), "beir");
+        assert_eq!(collection_name("answers", &data), "answers-scifact-v1");
     }
 }
