@@ -3,7 +3,8 @@
 //!
 //! - [`normalize`]: the exact-match form of a query;
 //! - [`namespace`]: which requests may share an answer (collection, generation, parameters);
-//! - [`verify`]: the near-miss check after a semantic match (negations, numbers, names);
+//! - [`verify`]: the near-miss check after a semantic match (every content word accounted for
+//!   by a lemma, derivation or WordNet synonym; negations, numbers, names);
 //! - [`local`] (L1, in process) and [`redis_tier`] (L2, Redis, shared by all gateways);
 //! - [`semantic_cache`]: the lookup order, invalidation, runtime config and stats.
 //!

@@ -1,5 +1,6 @@
-//! The labelled query pairs (fixtures/pairs.jsonl) embedded with the real all-MiniLM-L6-v2,
-//! shared by the false-hit regression test and the threshold sweep bench.
+//! The labelled query pairs embedded with the real all-MiniLM-L6-v2, shared by the false-hit
+//! regression test and the threshold sweep bench: the development set (fixtures/pairs.jsonl)
+//! and the held-out set (fixtures/heldout.jsonl); fixtures/README.md has the labelling rule.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use ragmesh_embed::Embedder;
@@ -31,8 +32,18 @@ impl Pair {
     }
 }
 
+/// The development set: the verifier may be shaped on it.
 pub fn pairs() -> Vec<Pair> {
-    include_str!("../fixtures/pairs.jsonl")
+    parse(include_str!("../fixtures/pairs.jsonl"))
+}
+
+/// The held-out set: never used to tune the verifier.
+pub fn heldout() -> Vec<Pair> {
+    parse(include_str!("../fixtures/heldout.jsonl"))
+}
+
+fn parse(jsonl: &str) -> Vec<Pair> {
+    jsonl
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
@@ -97,4 +108,28 @@ impl Outcome {
     pub fn false_hit_rate(&self) -> f64 {
         self.false_hits as f64 / (self.false_hits + self.correct_misses).max(1) as f64
     }
+}
+
+/// One-sided 95 % upper confidence bound of a rate with `k` events in `n` trials
+/// (Clopper-Pearson, found by bisection on the binomial tail).
+pub fn upper_bound_95(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    // P(X <= k | p) for X ~ Binomial(n, p).
+    let tail = |p: f64| -> f64 {
+        let mut term = (1.0 - p).powi(n as i32); // P(X = 0)
+        let mut sum = term;
+        for i in 0..k {
+            term *= (n - i) as f64 / (i + 1) as f64 * p / (1.0 - p);
+            sum += term;
+        }
+        sum
+    };
+    let (mut lo, mut hi) = (k as f64 / n as f64, 1.0);
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if tail(mid) > 0.05 { lo = mid } else { hi = mid }
+    }
+    hi
 }

@@ -1,3 +1,8 @@
+//! The first near-miss verifier (negation parity, numbers, name order, a list of opposites),
+//! as shipped before the meaning-level one (crates/cache/src/verify/, commit 93d6fab), kept
+//! here only so that the threshold sweep measures the baseline in the same run.
+#![allow(dead_code)]
+//!
 //! The near-miss check that runs after a semantic match. Sentence embeddings put "does X cause
 //! Y" and "does X not cause Y" (or "in 2019" / "in 2021", "Did France beat Brazil" / "Did Brazil
 //! beat France") very close together, yet their answers differ. Cosine alone cannot tell them
@@ -238,75 +243,4 @@ impl QuerySignature {
 /// Both queries' signatures agree (see the module header).
 pub fn same_question(a: &str, b: &str) -> bool {
     QuerySignature::of(a).agrees_with(&QuerySignature::of(b))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn negation_numbers_and_swapped_names_are_near_misses() {
-        assert!(!same_question(
-            "Does caffeine cause insomnia?",
-            "Does caffeine not cause insomnia?"
-        ));
-        assert!(!same_question(
-            "Can I freeze cooked rice?",
-            "Why can't I freeze cooked rice?"
-        ));
-        assert!(!same_question("Tax rules in 2019", "Tax rules in 2021"));
-        assert!(!same_question("What is 3 times 4?", "What is 4 times 5?"));
-        assert!(!same_question("Events in March", "Events in April"));
-        assert!(!same_question(
-            "Did Germany beat Brazil in the final?",
-            "Did Brazil beat Germany in the final?"
-        ));
-        assert!(!same_question(
-            "How do I enable the cache?",
-            "How do I disable the cache?"
-        ));
-        // Regressions from the labelled set (tests/pairs): names that are not the only ones
-        // mentioned, names with inner capitals, possessives, and tokens mixing letters and digits.
-        assert!(!same_question(
-            "Why did Napoleon invade Russia?",
-            "Why did Russia invade Napoleon's France?"
-        ));
-        assert!(!same_question(
-            "Did Microsoft buy GitHub or did GitHub buy Microsoft?",
-            "Did GitHub buy Microsoft?"
-        ));
-        assert!(!same_question(
-            "How do I port a game from Android to iOS?",
-            "How do I port a game from iOS to Android?"
-        ));
-        assert!(!same_question(
-            "Which chess move is best after e4 e5?",
-            "Which chess move is best after e4 c5?"
-        ));
-    }
-
-    #[test]
-    fn paraphrases_agree() {
-        assert!(same_question(
-            "How do I reset my password?",
-            "how can i reset my password"
-        ));
-        assert!(same_question(
-            "What happens to a Rust value when its owner goes out of scope?",
-            "When its owner leaves scope, what happens to a value in Rust?"
-        ));
-        assert!(same_question(
-            "Is Python slower than C?",
-            "Is Python slower than C? I'm curious."
-        ));
-        // Two negations cancel out: the parity is compared, not the words.
-        assert!(same_question(
-            "Is it not true that backups never fail?",
-            "Is it true that backups fail?"
-        ));
-        assert!(same_question(
-            "What is the port 8080 used for?",
-            "Port 8080 is used for what?"
-        ));
-    }
 }
