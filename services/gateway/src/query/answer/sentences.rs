@@ -32,13 +32,13 @@ pub fn sentence_spans(text: &str) -> Vec<Range<usize>> {
         if b == b'\n' && line_break_ends_sentence(text, i) {
             push_trimmed(text, start..i, &mut spans);
             start = i + 1;
-        } else if matches!(b, b'.' | b'!' | b'?') {
-            if let Some(end) = sentence_end(text, start, i) {
-                push_trimmed(text, start..end, &mut spans);
-                start = end;
-                i = end;
-                continue;
-            }
+        } else if matches!(b, b'.' | b'!' | b'?')
+            && let Some(end) = sentence_end(text, start, i)
+        {
+            push_trimmed(text, start..end, &mut spans);
+            start = end;
+            i = end;
+            continue;
         }
         i += 1;
     }
@@ -56,7 +56,7 @@ fn line_break_ends_sentence(text: &str, at: usize) -> bool {
     if line.is_empty() || next.is_empty() || block(line) || block(next) {
         return true;
     }
-    let item = next.starts_with("- ")
+    next.starts_with("- ")
         || next.starts_with("* ")
         || next.starts_with("+ ")
         || next.split_once(['.', ')']).is_some_and(|(n, rest)| {
@@ -64,8 +64,7 @@ fn line_break_ends_sentence(text: &str, at: usize) -> bool {
                 && n.len() <= 2
                 && n.bytes().all(|b| b.is_ascii_digit())
                 && rest.starts_with(' ')
-        });
-    item
+        })
 }
 
 /// Where the sentence whose punctuation is at `at` ends (exclusive), or None when that
