@@ -160,6 +160,17 @@ impl Default for RerankSettings {
     }
 }
 
+/// Which forward pass runs the embedded GGUF model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GenerationEngine {
+    /// ragmesh's own llama forward: dense f32 prompt pass, Q8_0 decode, preallocated cache.
+    #[default]
+    Native,
+    /// candle's `quantized_llama` (the earlier engine).
+    Candle,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GenerationSettings {
@@ -168,12 +179,27 @@ pub struct GenerationSettings {
     pub metrics_listen: String,
     /// GGUF file; None means `<models.dir>/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf`.
     pub gguf_path: Option<PathBuf>,
+    /// Forward pass of the embedded model: `native` or `candle`.
+    pub engine: GenerationEngine,
+    /// Native engine: keep the keys and values of the prompt's fixed beginning (chat markup,
+    /// system turn) and start every request from them.
+    pub reuse_prompt_prefix: bool,
     pub max_new_tokens: usize,
     pub repeat_penalty: f32,
     /// Tokens looked back for the repeat penalty.
     pub repeat_last_n: usize,
     /// Re-quantize weights to Q8_0 at load (faster on CPU than the shipped Q4_1).
     pub requantize_q8: bool,
+    /// Length of the token n-grams an embedded answer may not repeat too often (0 = off).
+    pub ngram_block_size: usize,
+    /// How often one such n-gram may occur in an answer; the token that would make it occur
+    /// once more is never chosen.
+    pub ngram_max_occurrences: usize,
+    /// Sentences after which an embedded answer ends (0 = no limit).
+    pub max_sentences: usize,
+    /// Within this many tokens of the cap (at most a quarter of it), an embedded answer ends
+    /// at the first sentence end instead of being cut mid-sentence (0 = off).
+    pub sentence_stop_window: usize,
     /// Threads of the generation pool, separate from embedding (0 = number of cores).
     pub threads: usize,
     /// Largest prompt, in tokens, including contexts.
@@ -193,10 +219,16 @@ impl Default for GenerationSettings {
             listen: "127.0.0.1:50053".into(),
             metrics_listen: String::new(),
             gguf_path: None,
+            engine: GenerationEngine::Native,
+            reuse_prompt_prefix: true,
             max_new_tokens: 256,
             repeat_penalty: 1.1,
             repeat_last_n: 64,
             requantize_q8: true,
+            ngram_block_size: 4,
+            ngram_max_occurrences: 2,
+            max_sentences: 6,
+            sentence_stop_window: 32,
             threads: 0,
             max_prompt_tokens: 1536,
             provider: "embedded".into(),

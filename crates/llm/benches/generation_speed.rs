@@ -10,7 +10,7 @@
 
 use futures::StreamExt;
 use ragmesh_llm::{
-    Context, EmbeddedGenerator, EmbeddedOptions, GenerationEvent, GenerationRequest,
+    Context, EmbeddedGenerator, EmbeddedOptions, EngineKind, GenerationEvent, GenerationRequest,
     GenerationStats, Generator,
 };
 use std::path::PathBuf;
@@ -91,6 +91,9 @@ fn load(threads: usize, requantize_q8: bool) -> (EmbeddedGenerator, f64) {
     let mut options = EmbeddedOptions::new(gguf());
     options.threads = threads;
     options.requantize_q8 = requantize_q8;
+    // Re-quantization is a setting of candle's engine (the native one always decodes on Q8_0;
+    // `prefill_decode` compares the two).
+    options.engine = EngineKind::Candle;
     let started = Instant::now();
     let generator = EmbeddedGenerator::load(options).unwrap();
     (generator, started.elapsed().as_secs_f64())

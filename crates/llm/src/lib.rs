@@ -6,8 +6,8 @@
 //! - `template/` — the RAG wording and the chat formats, with a GGUF's own Jinja chat template
 //!   rendered by minijinja.
 //! - `packing` — fitting the system turn, numbered contexts and question into a token budget.
-//! - `embedded/` — a llama-family GGUF model on candle, with the tokenizer rebuilt from the GGUF
-//!   metadata.
+//! - `embedded/` — a llama-family GGUF model run in-process (ragmesh's own forward on candle
+//!   tensors, or candle's `quantized_llama`), with the tokenizer rebuilt from the GGUF metadata.
 //! - `remote/` — one generic HTTP generator and the protocols it speaks: Ollama (`/api/chat`,
 //!   NDJSON) and OpenAI-compatible servers (`/chat/completions`, SSE).
 
@@ -18,7 +18,10 @@ mod packing;
 mod remote;
 mod template;
 
-pub use embedded::{EmbeddedGenerator, EmbeddedOptions, GgufTokenizer, Utf8Stream, load_tokenizer};
+pub use embedded::{
+    AnswerGuards, EmbeddedGenerator, EmbeddedOptions, EngineKind, GgufTokenizer, Utf8Stream,
+    load_tokenizer,
+};
 pub use error::{LlmError, RemoteFailure};
 pub use generator::{
     Context, FinishReason, GenerationEvent, GenerationRequest, GenerationStats, Generator,

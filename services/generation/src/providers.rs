@@ -5,10 +5,10 @@
 //! never answered by another provider than the one it resolved to.
 
 use crate::GenerationError;
-use ragmesh_config::{PROVIDERS, PromptSettings, Settings};
+use ragmesh_config::{GenerationEngine, PROVIDERS, PromptSettings, Settings};
 use ragmesh_llm::{
-    EmbeddedOptions, Generator, OllamaGenerator, OllamaOptions, OpenAiGenerator, OpenAiOptions,
-    PromptTemplate,
+    AnswerGuards, EmbeddedOptions, EngineKind, Generator, OllamaGenerator, OllamaOptions,
+    OpenAiGenerator, OpenAiOptions, PromptTemplate,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -166,6 +166,10 @@ pub fn embedded_options(settings: &Settings) -> EmbeddedOptions {
     let g = &settings.generation;
     EmbeddedOptions {
         gguf_path: g.gguf_file(&settings.models.dir),
+        engine: match g.engine {
+            GenerationEngine::Native => EngineKind::Native,
+            GenerationEngine::Candle => EngineKind::Candle,
+        },
         requantize_q8: g.requantize_q8,
         threads: g.threads,
         max_prompt_tokens: g.max_prompt_tokens,
@@ -173,6 +177,13 @@ pub fn embedded_options(settings: &Settings) -> EmbeddedOptions {
         repeat_penalty: g.repeat_penalty,
         repeat_last_n: g.repeat_last_n,
         prompt: prompt_template(&g.prompt),
+        guards: AnswerGuards {
+            ngram_size: g.ngram_block_size,
+            ngram_max_occurrences: g.ngram_max_occurrences,
+            max_sentences: g.max_sentences,
+            sentence_stop_window: g.sentence_stop_window,
+        },
+        reuse_prompt_prefix: g.reuse_prompt_prefix,
     }
 }
 

@@ -1,13 +1,15 @@
 //! The decoding loop of the embedded backend: one prompt forward pass, then greedy decoding
-//! with a repeat penalty until an end-of-turn token or the token cap, sending whole-character
-//! text pieces into a bounded channel. A closed channel (the consumer went away) ends the loop
+//! with a repeat penalty and the answer guards (`guards`: no looping n-grams, a sentence limit,
+//! a clean stop near the cap) until an end-of-turn token, a guard or the token cap, sending
+//! whole-character text pieces into a bounded channel. A closed channel (the consumer went away) ends the loop
 //! before the next forward pass.
 
 use super::byte_level::Utf8Stream;
+use super::guards::{self, SentenceTracker, Verdict};
 use super::shared::Shared;
 use crate::LlmError;
 use crate::generator::{FinishReason, GenerationEvent, GenerationRequest, GenerationStats};
-use candle_core::{D, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -72,18 +74,16 @@ impl DecodeJob {
             });
         }
 
-        // A clone shares the weight tensors (Arc) and starts with an empty KV cache.
-        let mut model = shared.weights.clone();
-        let device = Device::Cpu;
+        let mut session = shared.weights.session(prompt_ids.len() + max_new)?;
         let prompt_started = Instant::now();
-        let input = Tensor::new(prompt_ids.as_slice(), &device)?.unsqueeze(0)?;
-        let mut logits = model.forward(&input, 0)?;
+        let mut logits = session.prefill(&prompt_ids)?;
         let prompt_ms = prompt_started.elapsed().as_secs_f64() * 1000.0;
 
         let mut generated: Vec<u32> = Vec::with_capacity(max_new);
         let mut text = Utf8Stream::default();
         let mut ttft_ms = 0.0;
         let mut first_token_at = None;
+        let mut sentences = SentenceTracker::new(shared.options.guards, max_new);
         let finish_reason = loop {
             let next = self.select(&logits, &generated)?;
             shared.counters.decoded.fetch_add(1, Ordering::SeqCst);
@@ -95,8 +95,14 @@ impl DecodeJob {
             if shared.stop_ids.contains(&next) {
                 break FinishReason::Stop;
             }
+            let bytes = shared.tokenizer.token_bytes(next);
+            let verdict = sentences.next(&String::from_utf8_lossy(&bytes), generated.len());
+            if verdict == Verdict::StopBefore {
+                // A clean end after a whole sentence: the answer's own end, not a cut.
+                break FinishReason::Stop;
+            }
             generated.push(next);
-            let piece = text.push(&shared.tokenizer.token_bytes(next));
+            let piece = text.push(&bytes);
             if !piece.is_empty()
                 && self
                     .tx
@@ -105,14 +111,16 @@ impl DecodeJob {
             {
                 return Ok(()); // consumer gone
             }
+            if verdict == Verdict::StopAfter {
+                break FinishReason::Stop;
+            }
             if generated.len() >= max_new {
                 break FinishReason::Length;
             }
             if self.tx.is_closed() {
                 return Ok(());
             }
-            let input = Tensor::new(&[next], &device)?.unsqueeze(0)?;
-            logits = model.forward(&input, prompt_ids.len() + generated.len() - 1)?;
+            logits = session.forward(&[next])?;
         };
         let rest = text.finish();
         if !rest.is_empty()
@@ -138,21 +146,24 @@ impl DecodeJob {
         Ok(())
     }
 
-    /// Greedy choice after penalising the recently generated tokens.
+    /// Greedy choice after penalising the recently generated tokens, never a token that would
+    /// repeat an n-gram too often.
     fn select(&self, logits: &Tensor, generated: &[u32]) -> Result<u32, LlmError> {
         let options = &self.shared.options;
-        let logits = logits.squeeze(0)?;
-        let logits = if options.repeat_penalty == 1.0 || generated.is_empty() {
-            logits
-        } else {
-            let start = generated.len().saturating_sub(options.repeat_last_n);
-            candle_transformers::utils::apply_repeat_penalty(
-                &logits,
-                options.repeat_penalty,
-                &generated[start..],
-            )?
-        };
-        Ok(logits.argmax(D::Minus1)?.to_scalar::<u32>()?)
+        let mut logits = logits.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+        let start = generated.len().saturating_sub(options.repeat_last_n);
+        let banned = guards::banned_tokens(
+            generated,
+            options.guards.ngram_size,
+            options.guards.ngram_max_occurrences,
+        );
+        guards::select_greedy(
+            &mut logits,
+            options.repeat_penalty,
+            &generated[start..],
+            &banned,
+        )
+        .ok_or_else(|| LlmError::Runtime("every next token is masked".into()))
     }
 }
 

@@ -1,17 +1,25 @@
 //! The embedded backend: a GGUF model run in-process on candle — the file (`model_file`), its
 //! tokenizer rebuilt from the metadata (`tokenizer`, `byte_level`), what requests share
-//! (`shared`) and the decoding loop (`decode`); the generator here ties them together.
+//! (`shared`), the decoding loop (`decode`) and its guards against degenerate answers
+//! (`guards`), and the forward pass: ragmesh's own llama forward (`model/`, the default) or
+//! candle's `quantized_llama`, behind one interface (`engine`); the generator here ties them
+//! together.
 //! Weights are loaded once and shared; every request decodes on its own copy of the model (the copy shares the weight
 //! tensors and owns a fresh KV cache) on this backend's rayon pool, feeding a bounded channel.
 //! Dropping the stream closes the channel and decoding stops within one token.
 
 mod byte_level;
 mod decode;
+mod engine;
+mod guards;
+mod model;
 mod model_file;
 mod shared;
 mod tokenizer;
 
 pub use byte_level::Utf8Stream;
+pub use engine::EngineKind;
+pub use guards::AnswerGuards;
 pub use shared::EmbeddedOptions;
 pub use tokenizer::{GgufTokenizer, load_tokenizer};
 
@@ -29,6 +37,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
+
+/// A fixed prompt beginning shorter than this is not kept for reuse.
+const MIN_PREFIX_TOKENS: usize = 8;
 
 /// Messages buffered between the decoding thread and the consumer.
 const CHANNEL_CAPACITY: usize = 16;
@@ -83,8 +94,9 @@ impl EmbeddedGenerator {
                 LlmError::Runtime(format!("cannot start the generation thread pool: {e}"))
             })?;
         let started = Instant::now();
-        let loaded =
-            pool.install(|| model_file::load(&options.gguf_path, options.requantize_q8))?;
+        let loaded = pool.install(|| {
+            model_file::load(&options.gguf_path, options.engine, options.requantize_q8)
+        })?;
         let tokenizer = loaded.tokenizer;
         let eos_text = tokenizer
             .eos_id()
@@ -124,25 +136,45 @@ impl EmbeddedGenerator {
         tracing::info!(
             model = %name,
             path = %options.gguf_path.display(),
+            engine = options.engine.as_str(),
             requantized = loaded.requantized,
             ?template,
             threads,
             load_ms = started.elapsed().as_secs_f64() * 1000.0,
             "generation model loaded"
         );
+        let mut shared = Shared {
+            name,
+            weights: loaded.weights,
+            tokenizer,
+            template,
+            bos_text,
+            stop_ids,
+            options,
+            pool,
+            counters: DecodeCounters::default(),
+        };
+        if shared.options.reuse_prompt_prefix {
+            let prefix = shared.fixed_prompt_prefix()?;
+            // Shorter than a dense batch it would not pay for the copy.
+            if prefix.len() >= MIN_PREFIX_TOKENS {
+                let weights = &mut shared.weights;
+                shared.pool.install(|| weights.keep_prefix(prefix))?;
+            }
+        }
+        tracing::info!(
+            model = %shared.name,
+            prefix_tokens = shared.weights.prefix_len(),
+            "prompt prefix kept for reuse"
+        );
         Ok(EmbeddedGenerator {
-            shared: Arc::new(Shared {
-                name,
-                weights: loaded.weights,
-                tokenizer,
-                template,
-                bos_text,
-                stop_ids,
-                options,
-                pool,
-                counters: DecodeCounters::default(),
-            }),
+            shared: Arc::new(shared),
         })
+    }
+
+    /// Tokens of the prompt beginning whose keys and values every request reuses (0: none).
+    pub fn reused_prefix_tokens(&self) -> usize {
+        self.shared.weights.prefix_len()
     }
 
     pub fn tokenizer(&self) -> &GgufTokenizer {

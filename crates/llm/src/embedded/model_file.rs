@@ -1,7 +1,10 @@
-//! Loading a llama-family GGUF into candle's `quantized_llama::ModelWeights`, optionally
-//! re-quantizing its weight matrices to Q8_0 first: candle's CPU kernels for Q8_0 are several
-//! times faster than for the Q4_1 the default model ships in, at ~1 s of load time.
+//! Loading a llama-family GGUF for either engine: ragmesh's own forward (`model::load`), or
+//! candle's `quantized_llama::ModelWeights`, optionally re-quantizing its weight matrices to
+//! Q8_0 first: candle's CPU kernels for Q8_0 are several times faster than for the Q4_1 the
+//! default model ships in, at ~1 s of load time.
 
+use super::engine::{EngineKind, Weights};
+use super::model;
 use super::tokenizer::GgufTokenizer;
 use crate::LlmError;
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
@@ -13,7 +16,7 @@ use std::path::Path;
 
 /// Weights with the tokenizer and chat template read from the same file.
 pub struct LoadedModel {
-    pub weights: ModelWeights,
+    pub weights: Weights,
     pub tokenizer: GgufTokenizer,
     /// `tokenizer.chat_template` (Jinja source) when the file has one.
     pub chat_template: Option<String>,
@@ -28,9 +31,10 @@ fn invalid(path: &Path, reason: impl std::fmt::Display) -> LlmError {
     }
 }
 
-/// Reads `path`; with `requantize_q8`, rewrites quantized 2-D tensors to Q8_0 before building
-/// the model. Run it on the pool that should do the conversion work.
-pub fn load(path: &Path, requantize_q8: bool) -> Result<LoadedModel, LlmError> {
+/// Reads `path` for `engine`. For candle's, with `requantize_q8`, rewrites quantized 2-D
+/// tensors to Q8_0 before building the model (the native engine always decodes on Q8_0).
+/// Run it on the pool that should do the conversion work.
+pub fn load(path: &Path, engine: EngineKind, requantize_q8: bool) -> Result<LoadedModel, LlmError> {
     let mut file = std::fs::File::open(path).map_err(|source| LlmError::ModelFile {
         path: path.to_path_buf(),
         source,
@@ -52,11 +56,20 @@ pub fn load(path: &Path, requantize_q8: bool) -> Result<LoadedModel, LlmError> {
         .and_then(|v| v.to_string().ok())
         .cloned();
     let device = Device::Cpu;
+    if engine == EngineKind::Native {
+        let weights = model::load(&content, &mut file, path)?;
+        return Ok(LoadedModel {
+            weights: Weights::Native(weights, None),
+            tokenizer,
+            chat_template,
+            requantized: 0,
+        });
+    }
     if !requantize_q8 {
         let weights =
             ModelWeights::from_gguf(content, &mut file, &device).map_err(|e| invalid(path, e))?;
         return Ok(LoadedModel {
-            weights,
+            weights: Weights::Candle(weights),
             tokenizer,
             chat_template,
             requantized: 0,
@@ -99,7 +112,7 @@ pub fn load(path: &Path, requantize_q8: bool) -> Result<LoadedModel, LlmError> {
     let rewritten = gguf_file::Content::read(&mut buffer)?;
     let weights = ModelWeights::from_gguf(rewritten, &mut buffer, &device)?;
     Ok(LoadedModel {
-        weights,
+        weights: Weights::Candle(weights),
         tokenizer,
         chat_template,
         requantized,
