@@ -6,6 +6,7 @@
 //! keys are rejected so that a typo never silently falls back to a default.
 
 mod cache;
+mod extract;
 mod generator_identity;
 mod lb;
 mod prompt;
@@ -14,6 +15,7 @@ mod rpc;
 mod settings;
 
 pub use cache::CacheSettings;
+pub use extract::ExtractSettings;
 pub use generator_identity::{GeneratorIdentity, gguf_model_stem};
 pub use lb::{LbProtocol, LbSelection, LbSettings};
 pub use prompt::{CONTEXT_PLACEHOLDERS, PromptSettings};
@@ -114,6 +116,9 @@ impl Settings {
             .is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")))
         {
             return invalid("telemetry.otlp_endpoint must be an http:// or https:// URL");
+        }
+        if let Some(problem) = self.gateway.extract.problem() {
+            return Err(ConfigError::Invalid(problem));
         }
         if let Some(problem) = self.cache.problem() {
             return Err(ConfigError::Invalid(problem));

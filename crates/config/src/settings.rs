@@ -241,6 +241,8 @@ pub struct GatewaySettings {
     /// After SIGTERM: how long requests in flight may still run to completion (new
     /// connections are refused at once); what is left then ends with a 503 / `error` event.
     pub shutdown_grace_ms: u64,
+    /// Bounds on text extraction of uploads (`[gateway.extract]`).
+    pub extract: crate::ExtractSettings,
 }
 
 impl Default for GatewaySettings {
@@ -260,6 +262,7 @@ impl Default for GatewaySettings {
             handoff_redis_url: None,
             handoff_key_prefix: "ragmesh:handoff".into(),
             shutdown_grace_ms: 30_000,
+            extract: crate::ExtractSettings::default(),
         }
     }
 }
