@@ -8,6 +8,7 @@
 mod cache;
 mod extract;
 mod generator_identity;
+mod http;
 mod lb;
 mod prompt;
 mod providers;
@@ -17,6 +18,7 @@ mod settings;
 pub use cache::CacheSettings;
 pub use extract::ExtractSettings;
 pub use generator_identity::{GeneratorIdentity, gguf_model_stem};
+pub use http::HttpSettings;
 pub use lb::{LbProtocol, LbSelection, LbSettings};
 pub use prompt::{CONTEXT_PLACEHOLDERS, PromptSettings};
 pub use providers::{OPENAI_KEY_ENV, OllamaSettings, OpenAiSettings, PROVIDERS};
@@ -116,6 +118,9 @@ impl Settings {
             .is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")))
         {
             return invalid("telemetry.otlp_endpoint must be an http:// or https:// URL");
+        }
+        if let Some(problem) = self.gateway.http.problem() {
+            return Err(ConfigError::Invalid(problem));
         }
         if let Some(problem) = self.gateway.extract.problem() {
             return Err(ConfigError::Invalid(problem));

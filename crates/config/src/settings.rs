@@ -243,6 +243,8 @@ pub struct GatewaySettings {
     pub shutdown_grace_ms: u64,
     /// Bounds on text extraction of uploads (`[gateway.extract]`).
     pub extract: crate::ExtractSettings,
+    /// Cross-site and slow-client defences of the HTTP server (`[gateway.http]`).
+    pub http: crate::HttpSettings,
 }
 
 impl Default for GatewaySettings {
@@ -263,6 +265,7 @@ impl Default for GatewaySettings {
             handoff_key_prefix: "ragmesh:handoff".into(),
             shutdown_grace_ms: 30_000,
             extract: crate::ExtractSettings::default(),
+            http: crate::HttpSettings::default(),
         }
     }
 }

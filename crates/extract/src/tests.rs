@@ -327,5 +327,3 @@ fn a_bomb_in_a_structure_stream_is_refused_before_lopdf_parses_it() {
     let out = extract_within("xref.pdf", &file, &limits(8 * 1024 * 1024, 1024)).unwrap();
     assert_eq!(out.text, "Bomb");
 }
-
-

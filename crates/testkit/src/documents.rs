@@ -170,8 +170,8 @@ pub fn pdf_with_xref_bomb(inflated_bytes: u64) -> Vec<u8> {
         .strip_suffix(b"\n")
         .unwrap_or(&plain[data_start..data_end]);
     let compressed = deflated_zeros(entries, inflated_bytes);
-    let dict = String::from_utf8_lossy(&plain[dict_start..data_start - b"stream\n".len()])
-        .to_string();
+    let dict =
+        String::from_utf8_lossy(&plain[dict_start..data_start - b"stream\n".len()]).to_string();
     let length_at = dict.find("/Length").unwrap();
     let dict = format!(
         "{}/Filter/FlateDecode/Length {}>>",

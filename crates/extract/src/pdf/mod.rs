@@ -137,4 +137,3 @@ fn show(operands: &[Object], encoding: Option<&Encoding<'_>>, text: &mut TextBui
         }
     }
 }
-
