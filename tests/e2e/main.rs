@@ -27,6 +27,7 @@ mod eval_beir;
 mod failover;
 mod generation_providers;
 mod grpc_tools;
+mod hostile;
 mod lb;
 mod observability;
 mod persistence;

@@ -7,7 +7,9 @@
 
 mod answer;
 mod cache;
+mod extract;
 mod generator_identity;
+mod http;
 mod lb;
 mod prompt;
 mod providers;
@@ -16,7 +18,9 @@ mod settings;
 
 pub use answer::{AnswerMode, AnswerSettings, UnsupportedPolicy};
 pub use cache::CacheSettings;
+pub use extract::ExtractSettings;
 pub use generator_identity::{GeneratorIdentity, gguf_model_stem};
+pub use http::HttpSettings;
 pub use lb::{LbProtocol, LbSelection, LbSettings};
 pub use prompt::{CONTEXT_PLACEHOLDERS, PromptSettings};
 pub use providers::{OPENAI_KEY_ENV, OllamaSettings, OpenAiSettings, PROVIDERS};
@@ -118,6 +122,12 @@ impl Settings {
             return invalid("telemetry.otlp_endpoint must be an http:// or https:// URL");
         }
         if let Some(problem) = self.answer.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if let Some(problem) = self.gateway.http.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if let Some(problem) = self.gateway.extract.problem() {
             return Err(ConfigError::Invalid(problem));
         }
         if let Some(problem) = self.cache.problem() {

@@ -275,6 +275,10 @@ pub struct GatewaySettings {
     /// After SIGTERM: how long requests in flight may still run to completion (new
     /// connections are refused at once); what is left then ends with a 503 / `error` event.
     pub shutdown_grace_ms: u64,
+    /// Bounds on text extraction of uploads (`[gateway.extract]`).
+    pub extract: crate::ExtractSettings,
+    /// Cross-site and slow-client defences of the HTTP server (`[gateway.http]`).
+    pub http: crate::HttpSettings,
 }
 
 impl Default for GatewaySettings {
@@ -294,6 +298,8 @@ impl Default for GatewaySettings {
             handoff_redis_url: None,
             handoff_key_prefix: "ragmesh:handoff".into(),
             shutdown_grace_ms: 30_000,
+            extract: crate::ExtractSettings::default(),
+            http: crate::HttpSettings::default(),
         }
     }
 }

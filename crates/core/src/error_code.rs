@@ -23,6 +23,11 @@ pub enum ErrorCode {
     DeadlineExceeded,
     Cancelled,
     Unauthenticated,
+    /// The caller is known (or needs no key) but this request is refused: a cross-site write,
+    /// a `Host` the server does not serve.
+    Forbidden,
+    /// The client sent its request too slowly (a stalled or trickling body).
+    RequestTimeout,
     Internal,
 }
 
@@ -89,6 +94,19 @@ const TABLE: &[(ErrorCode, tonic::Code, u16, &str)] = &[
         401,
         "unauthenticated",
     ),
+    (
+        ErrorCode::Forbidden,
+        tonic::Code::PermissionDenied,
+        403,
+        "forbidden",
+    ),
+    // After DeadlineExceeded, so a backend's DEADLINE_EXCEEDED still reads as 504.
+    (
+        ErrorCode::RequestTimeout,
+        tonic::Code::DeadlineExceeded,
+        408,
+        "request_timeout",
+    ),
     (ErrorCode::Internal, tonic::Code::Internal, 500, "internal"),
 ];
 
@@ -119,7 +137,6 @@ impl ErrorCode {
     pub fn from_grpc(code: tonic::Code) -> ErrorCode {
         match code {
             tonic::Code::Unknown | tonic::Code::Aborted => ErrorCode::Unavailable,
-            tonic::Code::PermissionDenied => ErrorCode::Unauthenticated,
             _ => TABLE
                 .iter()
                 .find(|row| row.1 == code)

@@ -2,20 +2,27 @@
 //! (`w:p`) becomes a line of its own, headings included; runs' text (`w:t`) is joined, tabs
 //! (`w:tab`) stay tabs and breaks (`w:br`, `w:cr`) end a line. The first paragraph styled as a
 //! title or heading is the document's title. Deleted revisions (`w:del`) are not text.
+//!
+//! The body is parsed as it inflates, through a reader capped at the file's bound on inflated
+//! bytes, and the text is kept within the bound on text: memory follows the text kept, not
+//! the size the archive claims.
 
 use crate::ExtractError;
 use crate::format::Format;
+use crate::limits::{Bound, Limits};
 use crate::text_builder::TextBuilder;
 use quick_xml::events::{BytesStart, Event};
-use std::io::{Cursor, Read};
+use std::io::{BufReader, Cursor, Read};
 
 /// The part of a docx archive that holds the document body.
 const BODY_PART: &str = "word/document.xml";
-/// Upper bound on the uncompressed body, so a small zip cannot expand without limit.
-const MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The text and title of a docx file.
-pub fn extract(file_name: &str, bytes: &[u8]) -> Result<(String, Option<String>), ExtractError> {
+/// The text and title of a docx file, and the bytes its body inflated to.
+pub fn extract(
+    file_name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(String, Option<String>, u64), ExtractError> {
     let corrupt = |reason: String| ExtractError::Corrupt {
         file: file_name.to_string(),
         format: Format::Docx,
@@ -26,22 +33,66 @@ pub fn extract(file_name: &str, bytes: &[u8]) -> Result<(String, Option<String>)
     let part = archive
         .by_name(BODY_PART)
         .map_err(|e| corrupt(format!("cannot open {BODY_PART} ({e})")))?;
-    let mut xml = String::new();
-    part.take(MAX_BODY_BYTES + 1)
-        .read_to_string(&mut xml)
-        .map_err(|e| corrupt(format!("cannot read {BODY_PART} ({e})")))?;
-    if xml.len() as u64 > MAX_BODY_BYTES {
-        return Err(corrupt(format!(
-            "{BODY_PART} is larger than {MAX_BODY_BYTES} bytes"
-        )));
+    let mut body = Capped {
+        inner: part,
+        room: limits.inflated.bytes,
+        read: 0,
+        over: false,
+    };
+    let text_limit = usize::try_from(limits.text.bytes).unwrap_or(usize::MAX);
+    let outcome = body_text(BufReader::new(&mut body), text_limit);
+    if body.over {
+        return Err(ExtractError::TooMuchInflated {
+            file: file_name.to_string(),
+            format: Format::Docx,
+            bound: limits.inflated,
+        });
     }
-    body_text(&xml).map_err(|e| corrupt(format!("{BODY_PART} is not well-formed XML ({e})")))
+    match outcome {
+        Ok(Some((text, title))) => Ok((text, title, body.read)),
+        Ok(None) => Err(too_much_text(file_name, limits.text)),
+        Err(e) => Err(corrupt(format!("{BODY_PART} is not well-formed XML ({e})"))),
+    }
 }
 
-/// Walks the body XML. Only elements' local names are looked at, so any namespace prefix works.
-fn body_text(xml: &str) -> Result<(String, Option<String>), quick_xml::Error> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut text = TextBuilder::new();
+fn too_much_text(file_name: &str, bound: Bound) -> ExtractError {
+    ExtractError::TooMuchText {
+        file: file_name.to_string(),
+        bound,
+    }
+}
+
+/// A reader that fails once more than `room` bytes come out of `inner`.
+struct Capped<R> {
+    inner: R,
+    room: u64,
+    read: u64,
+    over: bool,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.room {
+            self.over = true;
+            return Err(std::io::Error::other(
+                "past the bound on decompressed bytes",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// Walks the body XML. Only elements' local names are looked at, so any namespace prefix
+/// works. `None` when the text passes `text_limit` (reading stops there).
+fn body_text(
+    xml: impl std::io::BufRead,
+    text_limit: usize,
+) -> Result<Option<(String, Option<String>)>, quick_xml::Error> {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut text = TextBuilder::with_limit(text_limit);
     let mut paragraph = Paragraph::default();
     let mut title = None;
     let mut in_text = false;
@@ -49,7 +100,11 @@ fn body_text(xml: &str) -> Result<(String, Option<String>), quick_xml::Error> {
     let mut in_run = false;
     let mut deleted_depth = 0usize;
     loop {
-        match reader.read_event()? {
+        if text.overflowed() {
+            return Ok(None);
+        }
+        buf.clear();
+        match reader.read_event_into(&mut buf)? {
             Event::Start(e) => {
                 match e.local_name().as_ref() {
                     "t" => in_text = true,
@@ -69,13 +124,14 @@ fn body_text(xml: &str) -> Result<(String, Option<String>), quick_xml::Error> {
                     if paragraph.heading && title.is_none() && !paragraph.text.trim().is_empty() {
                         title = Some(paragraph.text.trim().to_string());
                     }
+                    paragraph = Paragraph::default();
                     text.paragraph_break();
                 }
                 _ => {}
             },
             Event::Text(t) if in_text && deleted_depth == 0 => {
                 let content = t.xml10_content();
-                paragraph.text.push_str(&content);
+                paragraph.push(&content, title.is_none());
                 text.push_text(&content);
             }
             Event::GeneralRef(r) if in_text && deleted_depth == 0 => {
@@ -84,27 +140,40 @@ fn body_text(xml: &str) -> Result<(String, Option<String>), quick_xml::Error> {
                     None => quick_xml::escape::resolve_xml_entity(&r).map(str::to_string),
                 };
                 if let Some(resolved) = resolved {
-                    paragraph.text.push_str(&resolved);
+                    paragraph.push(&resolved, title.is_none());
                     text.push_text(&resolved);
                 }
             }
             Event::CData(c) if in_text && deleted_depth == 0 => {
                 let content = c.xml10_content();
-                paragraph.text.push_str(&content);
+                paragraph.push(&content, title.is_none());
                 text.push_text(&content);
             }
             Event::Eof => break,
             _ => {}
         }
     }
-    Ok((text.finish(), title))
+    if text.overflowed() {
+        return Ok(None);
+    }
+    Ok(Some((text.finish(), title)))
 }
 
-/// What is known about the paragraph being read.
+/// What is known about the paragraph being read. Its text is kept only while it may still
+/// become the title (a heading before any title was found), so a huge body paragraph is not
+/// held twice.
 #[derive(Debug, Default)]
 struct Paragraph {
     heading: bool,
     text: String,
+}
+
+impl Paragraph {
+    fn push(&mut self, s: &str, no_title_yet: bool) {
+        if self.heading && no_title_yet {
+            self.text.push_str(s);
+        }
+    }
 }
 
 /// Tabs, breaks (inside a live run) and paragraph styles, from start or empty elements.
@@ -112,11 +181,11 @@ fn element(e: &BytesStart<'_>, text: &mut TextBuilder, paragraph: &mut Paragraph
     match e.local_name().as_ref() {
         "tab" if in_run && !text.is_empty() => {
             text.push_tab();
-            paragraph.text.push('\t');
+            paragraph.push("\t", true);
         }
         "br" | "cr" if in_run => {
             text.line_break();
-            paragraph.text.push(' ');
+            paragraph.push(" ", true);
         }
         "pStyle" => {
             let style = e

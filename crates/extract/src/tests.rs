@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::{ExtractError, Format, extract};
+use crate::{Bound, ExtractError, Format, Limits, Scope, extract, extract_within};
 use ragmesh_core::Classify;
-use ragmesh_testkit::documents::{DocxParagraph, docx, docx_with_part, pdf};
+use ragmesh_testkit::documents::{
+    DocxParagraph, docx, docx_with_part, pdf, pdf_bomb, pdf_with_xref_bomb,
+};
 
 fn status(err: &ExtractError) -> u16 {
     err.code().http().as_u16()
@@ -204,4 +206,124 @@ fn files_without_text_are_422() {
         assert_eq!(status(&err), 422, "{name}");
         assert!(err.to_string().contains("holds no text"), "{err}");
     }
+}
+
+fn limits(inflated: u64, text: u64) -> Limits {
+    Limits {
+        inflated: Bound::per_file(inflated),
+        text: Bound::per_file(text),
+    }
+}
+
+#[test]
+fn a_pdf_bomb_is_413_naming_the_file_and_the_limit_without_inflating_it() {
+    // 100 MiB of zeros behind one line of text: a real bomb under the default 64 MiB bound.
+    let bomb = pdf_bomb(100 * 1024 * 1024);
+    assert!(bomb.len() < 1024 * 1024, "{} bytes", bomb.len());
+    let err = extract("bomb.pdf", &bomb).unwrap_err();
+    assert_eq!(status(&err), 413, "{err}");
+    assert_eq!(
+        err.to_string(),
+        "file \"bomb.pdf\" (PDF) decompresses to more than 67108864 decompressed bytes, the limit \
+         per file ([gateway.extract] max_inflated_bytes_per_file): refused before extracting its text"
+    );
+    assert_eq!(err.file(), "bomb.pdf");
+
+    // The same shape under its bound is an ordinary PDF, and the meter counted what it inflated.
+    let small = pdf_bomb(2 * 1024 * 1024);
+    let out = extract_within("small.pdf", &small, &limits(4 * 1024 * 1024, 1024)).unwrap();
+    assert_eq!(out.text, "Bomb");
+    assert!(
+        out.inflated_bytes > 2 * 1024 * 1024,
+        "{}",
+        out.inflated_bytes
+    );
+    let err = extract_within("small.pdf", &small, &limits(1024 * 1024, 1024)).unwrap_err();
+    assert!(
+        matches!(err, ExtractError::TooMuchInflated { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_request_bound_is_named_as_the_request_limit() {
+    let bomb = pdf_bomb(64 * 1024);
+    let narrowed = Limits {
+        inflated: Bound {
+            bytes: 1000,
+            scope: Scope::Request(5000),
+        },
+        text: Bound::per_file(1024),
+    };
+    let err = extract_within("late.pdf", &bomb, &narrowed).unwrap_err();
+    assert_eq!(status(&err), 413);
+    assert!(
+        err.to_string().contains(
+            "the 1000 decompressed bytes left of the 5000 allowed per request ([gateway.extract] \
+             max_inflated_bytes_per_request)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn text_past_the_bound_is_413_in_every_format() {
+    let words = "lava ".repeat(40); // 200 bytes
+    let docx_file = docx(&[DocxParagraph {
+        style: "",
+        runs: &[&words],
+    }]);
+    let pdf_file = pdf(&[&[&words]]);
+    let html = format!("<p>{words}</p>");
+    let files: [(&str, &[u8]); 5] = [
+        ("a.txt", words.as_bytes()),
+        ("a.md", words.as_bytes()),
+        ("a.html", html.as_bytes()),
+        ("a.docx", &docx_file),
+        ("a.pdf", &pdf_file),
+    ];
+    for (name, bytes) in files {
+        let err = extract_within(name, bytes, &limits(1 << 20, 100)).unwrap_err();
+        assert_eq!(status(&err), 413, "{name}: {err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "file {name:?} holds more than 100 bytes of text, the limit per file ([gateway.extract] \
+                 max_text_bytes_per_file): split it into smaller files"
+            )
+        );
+        // Under the bound the same file is fine.
+        let out = extract_within(name, bytes, &limits(1 << 20, 1000)).unwrap();
+        assert_eq!(out.text.trim(), words.trim(), "{name}");
+    }
+}
+
+#[test]
+fn a_docx_body_inflating_past_the_bound_is_413() {
+    let words = "basalt ".repeat(10_000); // 70 kB of body, deflating to a few hundred bytes
+    let file = docx(&[DocxParagraph {
+        style: "",
+        runs: &[&words],
+    }]);
+    let err = extract_within("big.docx", &file, &limits(16 * 1024, 1 << 20)).unwrap_err();
+    assert_eq!(status(&err), 413, "{err}");
+    assert!(
+        matches!(err, ExtractError::TooMuchInflated { .. }),
+        "{err:?}"
+    );
+    let out = extract_within("big.docx", &file, &limits(1 << 20, 1 << 20)).unwrap();
+    assert!(out.inflated_bytes > 70_000, "{}", out.inflated_bytes);
+}
+
+#[test]
+fn a_bomb_in_a_structure_stream_is_refused_before_lopdf_parses_it() {
+    let file = pdf_with_xref_bomb(4 * 1024 * 1024);
+    let err = extract_within("xref.pdf", &file, &limits(1024 * 1024, 1024)).unwrap_err();
+    assert!(
+        matches!(err, ExtractError::TooMuchInflated { .. }),
+        "{err:?}"
+    );
+    // Under the bound it is an ordinary PDF.
+    let out = extract_within("xref.pdf", &file, &limits(8 * 1024 * 1024, 1024)).unwrap();
+    assert_eq!(out.text, "Bomb");
 }

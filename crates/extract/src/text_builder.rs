@@ -1,7 +1,9 @@
 //! Builds extracted text one piece at a time, the same way for every format: runs of
 //! whitespace inside a block become one space, block ends become a line break or a blank line
 //! (a paragraph), and nothing leads or trails. Readers say what the document means (a new
-//! paragraph, a line break, a tab) and this decides the characters.
+//! paragraph, a line break, a tab) and this decides the characters. A builder made with
+//! [`TextBuilder::with_limit`] stops growing at its bound and remembers that it overflowed,
+//! so a reader can stop early and the file is refused instead of silently cut.
 
 /// What separates the next text from the text before it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -13,15 +15,38 @@ enum Separator {
     Paragraph,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TextBuilder {
     out: String,
     pending: Separator,
+    limit: usize,
+    overflowed: bool,
+}
+
+impl Default for TextBuilder {
+    fn default() -> Self {
+        TextBuilder::with_limit(usize::MAX)
+    }
 }
 
 impl TextBuilder {
     pub fn new() -> TextBuilder {
         TextBuilder::default()
+    }
+
+    /// A builder that keeps at most `limit` bytes.
+    pub fn with_limit(limit: usize) -> TextBuilder {
+        TextBuilder {
+            out: String::new(),
+            pending: Separator::None,
+            limit,
+            overflowed: false,
+        }
+    }
+
+    /// True once text past the limit was offered (and dropped).
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
     }
 
     /// Adds running text; whitespace in it separates words and is collapsed.
@@ -69,13 +94,24 @@ impl TextBuilder {
     }
 
     fn push_char(&mut self, c: char) {
+        if self.overflowed {
+            return;
+        }
         if !self.out.is_empty() {
-            match self.pending {
-                Separator::None => {}
-                Separator::Space => self.out.push(' '),
-                Separator::Line => self.out.push('\n'),
-                Separator::Paragraph => self.out.push_str("\n\n"),
+            let separator = match self.pending {
+                Separator::None => "",
+                Separator::Space => " ",
+                Separator::Line => "\n",
+                Separator::Paragraph => "\n\n",
+            };
+            if self.out.len() + separator.len() + c.len_utf8() > self.limit {
+                self.overflowed = true;
+                return;
             }
+            self.out.push_str(separator);
+        } else if c.len_utf8() > self.limit {
+            self.overflowed = true;
+            return;
         }
         self.pending = Separator::None;
         self.out.push(c);
@@ -101,5 +137,15 @@ mod tests {
         b.space();
         b.line_break();
         assert_eq!(b.finish(), "Hello world\n\nNext\nline\tcell");
+    }
+
+    #[test]
+    fn a_limited_builder_stops_at_its_bound_and_says_so() {
+        let mut b = TextBuilder::with_limit(7);
+        b.push_text("abc def");
+        assert!(!b.overflowed());
+        b.push_text("g");
+        assert!(b.overflowed());
+        assert_eq!(b.finish(), "abc def");
     }
 }

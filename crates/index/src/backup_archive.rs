@@ -78,17 +78,54 @@ fn bad(reason: impl Into<String>) -> IndexError {
     IndexError::BadArchive(reason.into())
 }
 
-/// Checks magic, manifest, lengths and checksums, then decodes the chunk documents.
-pub(crate) fn decode(archive: &[u8]) -> Result<ArchiveContent, IndexError> {
-    if archive.len() < 12 || &archive[..8] != MAGIC {
+/// What the head of an archive (magic, manifest) promises, known before the rest arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveHead {
+    pub manifest: Manifest,
+    /// The whole archive's length: head plus every file the manifest lists.
+    pub total_bytes: u64,
+}
+
+/// Checks the head of an archive from its first bytes, so a restore can refuse garbage
+/// before reading the rest: `Ok(None)` while `prefix` is too short to decide, an error as
+/// soon as the magic, the manifest's length, its JSON, its version or its file list is wrong.
+pub fn check_head(prefix: &[u8]) -> Result<Option<ArchiveHead>, IndexError> {
+    let magic_seen = prefix.len().min(MAGIC.len());
+    if prefix[..magic_seen] != MAGIC[..magic_seen] {
         return Err(bad("not a ragmesh backup (bad magic)"));
     }
-    let manifest_len = u32::from_le_bytes([archive[8], archive[9], archive[10], archive[11]]);
-    let manifest_len = manifest_len as usize;
-    if manifest_len > MAX_MANIFEST_BYTES || 12 + manifest_len > archive.len() {
+    if prefix.len() < 12 {
+        return Ok(None);
+    }
+    let manifest_len = u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize;
+    if manifest_len > MAX_MANIFEST_BYTES {
         return Err(bad("the manifest is truncated or its length is corrupt"));
     }
-    let manifest: Value = serde_json::from_slice(&archive[12..12 + manifest_len])
+    if prefix.len() < 12 + manifest_len {
+        return Ok(None);
+    }
+    let (manifest, files) = parse_manifest(&prefix[12..12 + manifest_len])?;
+    let total_bytes = files
+        .iter()
+        .try_fold((12 + manifest_len) as u64, |sum, file| {
+            sum.checked_add(file.len)
+        })
+        .ok_or_else(|| bad("the manifest's file lengths overflow"))?;
+    Ok(Some(ArchiveHead {
+        manifest,
+        total_bytes,
+    }))
+}
+
+/// One file the manifest lists.
+struct ListedFile {
+    name: String,
+    len: u64,
+    sha256: String,
+}
+
+fn parse_manifest(bytes: &[u8]) -> Result<(Manifest, Vec<ListedFile>), IndexError> {
+    let manifest: Value = serde_json::from_slice(bytes)
         .map_err(|e| bad(format!("the manifest is not valid JSON: {e}")))?;
     let number = |key: &str| {
         manifest[key]
@@ -115,14 +152,41 @@ pub(crate) fn decode(archive: &[u8]) -> Result<ArchiveContent, IndexError> {
     };
     let files = manifest["files"]
         .as_array()
-        .ok_or_else(|| bad("the manifest lists no files"))?;
+        .ok_or_else(|| bad("the manifest lists no files"))?
+        .iter()
+        .map(|file| {
+            let name = file["name"].as_str().unwrap_or_default().to_string();
+            let len = file["bytes"]
+                .as_u64()
+                .ok_or_else(|| bad(format!("the manifest gives no length for '{name}'")))?;
+            Ok(ListedFile {
+                len,
+                sha256: file["sha256"].as_str().unwrap_or_default().to_string(),
+                name,
+            })
+        })
+        .collect::<Result<Vec<_>, IndexError>>()?;
+    Ok((manifest_out, files))
+}
+
+/// Checks magic, manifest, lengths and checksums, then decodes the chunk documents.
+pub(crate) fn decode(archive: &[u8]) -> Result<ArchiveContent, IndexError> {
+    if archive.len() < 12 || &archive[..8] != MAGIC {
+        return Err(bad("not a ragmesh backup (bad magic)"));
+    }
+    let manifest_len = u32::from_le_bytes([archive[8], archive[9], archive[10], archive[11]]);
+    let manifest_len = manifest_len as usize;
+    if manifest_len > MAX_MANIFEST_BYTES || 12 + manifest_len > archive.len() {
+        return Err(bad("the manifest is truncated or its length is corrupt"));
+    }
+    let (manifest_out, files) = parse_manifest(&archive[12..12 + manifest_len])?;
     let mut offset = 12 + manifest_len;
     let mut chunks_bin = None;
     let mut vectors_log = None;
-    for file in files {
-        let name = file["name"].as_str().unwrap_or_default();
-        let len = file["bytes"].as_u64().unwrap_or(u64::MAX) as usize;
-        let sha = file["sha256"].as_str().unwrap_or_default();
+    for file in &files {
+        let name = file.name.as_str();
+        let len = usize::try_from(file.len).unwrap_or(usize::MAX);
+        let sha = file.sha256.as_str();
         let available = archive.len().saturating_sub(offset);
         if len > available {
             return Err(bad(format!(
@@ -256,4 +320,45 @@ fn decode_chunks(bytes: &[u8]) -> Result<Vec<StoredChunk>, IndexError> {
         )));
     }
     Ok(chunks)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_is_judged_from_the_first_bytes_alone() {
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            collection: "docs".into(),
+            documents: 0,
+            chunks: 0,
+            dim: Some(384),
+        };
+        let archive = encode(&manifest, &[], b"vector bytes").unwrap();
+        let manifest_end = 12 + u32::from_le_bytes(archive[8..12].try_into().unwrap()) as usize;
+        for cut in 0..manifest_end {
+            assert_eq!(check_head(&archive[..cut]).unwrap(), None, "{cut}");
+        }
+        let head = check_head(&archive[..manifest_end]).unwrap().unwrap();
+        assert_eq!(head.manifest, manifest);
+        assert_eq!(head.total_bytes, archive.len() as u64);
+
+        // Garbage is refused at its first byte; a corrupt manifest length at byte 12.
+        let err = check_head(b"G").unwrap_err();
+        assert!(err.to_string().contains("bad magic"), "{err}");
+        let mut long = archive[..12].to_vec();
+        long[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = check_head(&long).unwrap_err();
+        assert!(err.to_string().contains("length is corrupt"), "{err}");
+        let mut version = archive.clone();
+        let text = String::from_utf8_lossy(&version[12..manifest_end]).replace(
+            &format!("\"format_version\": {FORMAT_VERSION}"),
+            "\"format_version\": 9",
+        );
+        version.splice(12..manifest_end, text.bytes());
+        let err = check_head(&version[..manifest_end]).unwrap_err();
+        assert!(err.to_string().contains("format version 9 "), "{err}");
+    }
 }

@@ -22,7 +22,10 @@ mod text_index;
 mod vector_index;
 mod vector_log;
 
-pub use backup_archive::{FORMAT_VERSION as BACKUP_FORMAT_VERSION, Manifest as BackupManifest};
+pub use backup_archive::{
+    ArchiveHead as BackupHead, FORMAT_VERSION as BACKUP_FORMAT_VERSION, Manifest as BackupManifest,
+    check_head as check_backup_head,
+};
 pub use bm25_stats::Bm25Stats;
 pub use chunk_id::ChunkId;
 pub use chunker::{Chunker, TextChunk};

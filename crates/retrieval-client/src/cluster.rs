@@ -40,6 +40,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 /// The retrieval cluster: its shards' upstreams and the replication of their writes.
@@ -208,13 +209,20 @@ impl RetrievalCluster {
     /// it reaches one of them only: restore each replica of a replicated shard directly.
     pub async fn restore(
         &self,
-        parts: Vec<RestorePart>,
+        parts: tokio::sync::mpsc::Receiver<RestorePart>,
         ctx: &dyn CallContext,
     ) -> Result<RestoreResponse, RetrievalError> {
         self.single_shard_for("restore")?;
+        // The parts are streamed as they come (never all held): the one attempt
+        // (`Retry::Never`) takes the channel. (A channel, not any stream: tonic's call future
+        // holds the stream where it must be `Sync` for the handler's future to be `Send`.)
+        let mut parts = Some(parts);
         self.shards[0]
             .call(Retry::Never, self.ingest_timeout, |channel, left| {
-                let request = grpc_request(ctx, futures::stream::iter(parts.clone()), left);
+                let parts = parts
+                    .take()
+                    .unwrap_or_else(|| tokio::sync::mpsc::channel(1).1);
+                let request = grpc_request(ctx, ReceiverStream::new(parts), left);
                 async move { client(channel).restore(request).await }
             })
             .await

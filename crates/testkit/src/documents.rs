@@ -137,3 +137,110 @@ pub fn pdf(pages: &[&[&str]]) -> Vec<u8> {
     doc.save_to(&mut bytes).unwrap();
     bytes
 }
+
+/// A decompression bomb: a one-page PDF whose content stream shows one line of text and then
+/// holds `inflated_bytes` zero bytes (whitespace to a PDF reader), deflated — a few KiB on the
+/// wire per MiB inflated. The zeros are streamed through the encoder, so building a bomb of
+/// gigabytes takes no more memory than the bomb itself.
+pub fn pdf_bomb(inflated_bytes: u64) -> Vec<u8> {
+    bomb_pdf(inflated_bytes)
+}
+
+/// A one-page PDF with a normal text line whose cross-reference stream is the bomb: its
+/// entries followed by `inflated_bytes` zeros, deflated — a stream a PDF reader inflates
+/// while it parses the file's structure, before looking at any page.
+pub fn pdf_with_xref_bomb(inflated_bytes: u64) -> Vec<u8> {
+    let plain = bomb_pdf(0);
+    // lopdf writes the cross-reference stream last and uncompressed: re-deflate it with the
+    // zeros after its entries. Its offset (what `startxref` says) does not move.
+    let text = |needle: &[u8], from: usize| {
+        from + plain[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap()
+    };
+    let xref_dict = text(b"/Type/XRef", 0);
+    let dict_start = plain[..xref_dict]
+        .windows(2)
+        .rposition(|w| w == b"<<")
+        .unwrap();
+    let data_start = text(b">>stream\n", xref_dict) + b">>stream\n".len();
+    let data_end = text(b"endstream", data_start);
+    let entries = plain[data_start..data_end]
+        .strip_suffix(b"\n")
+        .unwrap_or(&plain[data_start..data_end]);
+    let compressed = deflated_zeros(entries, inflated_bytes);
+    let dict =
+        String::from_utf8_lossy(&plain[dict_start..data_start - b"stream\n".len()]).to_string();
+    let length_at = dict.find("/Length").unwrap();
+    let dict = format!(
+        "{}/Filter/FlateDecode/Length {}>>",
+        &dict[..length_at],
+        compressed.len()
+    );
+    let tail_start = text(b"startxref", data_end);
+    let mut out = plain[..dict_start].to_vec();
+    out.extend_from_slice(dict.as_bytes());
+    out.extend_from_slice(b"stream\n");
+    out.extend_from_slice(&compressed);
+    out.extend_from_slice(b"\nendstream\nendobj\n");
+    out.extend_from_slice(&plain[tail_start..]);
+    out
+}
+
+fn deflated_zeros(prefix: &[u8], inflated_bytes: u64) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(prefix).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = inflated_bytes;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        encoder.write_all(&zeros[..n]).unwrap();
+        left -= n as u64;
+    }
+    encoder.finish().unwrap()
+}
+
+fn bomb_pdf(inflated_bytes: u64) -> Vec<u8> {
+    let line = b"BT /F1 12 Tf 72 760 Td (Bomb) Tj ET\n";
+    let compressed = deflated_zeros(line, inflated_bytes);
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font",
+        "Subtype" => "Type1",
+        "BaseFont" => "Helvetica",
+        "Encoding" => "WinAnsiEncoding",
+    });
+    // By reference: lopdf inherits a parent's resources only when they are a reference.
+    let resources_id = doc.add_object(dictionary! {
+        "Font" => dictionary! { "F1" => font_id },
+    });
+    let content_id = doc.add_object(Stream::new(
+        dictionary! { "Filter" => "FlateDecode" },
+        compressed,
+    ));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page",
+        "Parent" => pages_id,
+        "Contents" => content_id,
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages",
+            "Kids" => vec![Object::from(page_id)],
+            "Count" => 1,
+            "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! {
+        "Type" => "Catalog",
+        "Pages" => pages_id,
+    });
+    doc.trailer.set("Root", catalog_id);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).unwrap();
+    bytes
+}

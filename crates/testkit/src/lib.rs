@@ -23,6 +23,6 @@ pub use cluster::{Cluster, metric_sum};
 pub use grpc_health::wait_for_grpc_serving;
 pub use models::models_dir;
 pub use otlp_receiver::{OtlpReceiver, ReceivedSpan};
-pub use process::RagmeshProcess;
+pub use process::{RagmeshProcess, rss_kib};
 pub use redis::{RedisServer, delete_redis_keys};
 pub use topology::{CLOSED_URL, Readiness, Stack, Topology, wait_ready};

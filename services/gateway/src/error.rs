@@ -28,6 +28,12 @@ pub enum GatewayError {
     /// Text extraction did not finish (its task panicked or was cancelled).
     #[error("{0}")]
     Extraction(String),
+    /// The request body came too slowly (`[gateway.http]` pace).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// Refused whoever asks: a cross-site write, a `Host` this gateway does not serve.
+    #[error("{0}")]
+    Forbidden(String),
     /// A route that does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -60,6 +66,8 @@ impl Classify for GatewayError {
             GatewayError::Extract(e) => e.code(),
             GatewayError::Extraction(_) => ErrorCode::Internal,
             GatewayError::NotFound(_) => ErrorCode::NotFound,
+            GatewayError::Forbidden(_) => ErrorCode::Forbidden,
+            GatewayError::RequestTimeout(_) => ErrorCode::RequestTimeout,
             GatewayError::Backend(e) => e.code(),
             GatewayError::Retrieval(e) => e.code(),
             GatewayError::ShuttingDown => ErrorCode::Unavailable,

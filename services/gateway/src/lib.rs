@@ -11,6 +11,7 @@
 //! - [`answer_cache`]: the semantic answer cache in front of the pipeline;
 //! - [`backends`]: the clients of retrieval (the cluster of `ragmesh_retrieval_client`),
 //!   rerank and generation, their health and breakers;
+//! - [`http_server`]: the accept loop with its slow-client defences;
 //! - [`error`], [`request_context`], [`state`]: what every room shares.
 //!
 //! Routes and shapes are described in `docs/api.md` at the top of the repository.
@@ -19,6 +20,7 @@ pub mod answer_cache;
 pub mod api;
 pub mod backends;
 pub mod error;
+pub mod http_server;
 pub mod query;
 pub mod request_context;
 pub mod state;
@@ -53,12 +55,6 @@ pub async fn run(
         generation = %settings.gateway.generation_url,
         "gateway listening"
     );
-    // TCP_NODELAY: SSE token events are small writes that must not wait for a delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     let cut_after_grace = {
         let (shutdown, cut) = (shutdown.clone(), cut.clone());
         tokio::spawn(async move {
@@ -71,9 +67,7 @@ pub async fn run(
             cut.cancel();
         })
     };
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await;
+    let served = http_server::serve(listener, app, &settings.gateway.http, shutdown).await;
     cut_after_grace.abort();
     served.map_err(GatewayError::Serve)?;
     tracing::info!("gateway stopped");

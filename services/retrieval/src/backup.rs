@@ -1,6 +1,9 @@
 //! The `Backup` and `Restore` RPCs: a collection's archive (built by `ragmesh-index`, see
 //! `Collection::backup`) streamed out in parts, and an archive streamed in, bounded in size,
-//! verified and restored. Both count in `ragmesh_backup_bytes_total{op}`.
+//! verified and restored. Both count in `ragmesh_backup_bytes_total{op}`. A restore judges
+//! the archive's head (magic, manifest) as soon as its first bytes arrive and fails at once
+//! when it is wrong, or when more bytes come than the manifest lists; it never holds more
+//! than the archive the manifest announces.
 //! Both take a collection's write lock, so they run through `ComputePool::run_writer`.
 
 use crate::{ComputePool, RetrievalError, RetrievalState};
@@ -49,6 +52,7 @@ pub(crate) async fn restore(
 ) -> Result<RestoreResponse, RetrievalError> {
     let mut archive = Vec::new();
     let mut options = None;
+    let mut head: Option<ragmesh_index::BackupHead> = None;
     while let Some(part) = parts
         .message()
         .await
@@ -61,6 +65,25 @@ pub(crate) async fn restore(
             )));
         }
         archive.extend_from_slice(&part.data);
+        if let Some(found) = &head {
+            if archive.len() as u64 > found.total_bytes {
+                return Err(ragmesh_index::IndexError::BadArchive(format!(
+                    "more bytes than the manifest lists ({})",
+                    found.total_bytes
+                ))
+                .into());
+            }
+        } else if let Some(found) = ragmesh_index::check_backup_head(&archive)? {
+            if found.total_bytes > MAX_ARCHIVE_BYTES as u64 {
+                return Err(RetrievalError::invalid(format!(
+                    "the archive announces {} bytes, more than {MAX_ARCHIVE_BYTES}",
+                    found.total_bytes
+                )));
+            }
+            // Exactly the announced size: no doubling as the rest arrives.
+            archive.reserve_exact((found.total_bytes as usize).saturating_sub(archive.len()));
+            head = Some(found);
+        }
     }
     let (name, replace) = options.unwrap_or_default();
     if !name.is_empty() {

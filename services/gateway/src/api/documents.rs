@@ -40,7 +40,7 @@ pub async fn ingest(
         let multipart = Multipart::from_request(request, &state)
             .await
             .map_err(|e| multipart_error(e.status(), e.body_text(), limit))?;
-        super::uploads::read_uploads(multipart, limit).await?
+        super::uploads::read_uploads(multipart, limit, &state.settings.extract).await?
     } else if content_type.is_empty() || is_json_content_type(request.headers()) {
         // Without a content type the JSON extractor answers 415 saying what to send.
         let ApiJson(body) = ApiJson::<IngestBody>::from_request(request, &state).await?;

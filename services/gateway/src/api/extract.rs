@@ -159,6 +159,9 @@ fn json_rejection(rejection: JsonRejection, limit: BodyLimit) -> GatewayError {
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             limit.error()
         }
+        JsonRejection::BytesRejection(e) if crate::http_server::is_body_timeout(&e) => {
+            GatewayError::RequestTimeout(detail(&e))
+        }
         other => GatewayError::InvalidArgument(format!(
             "cannot read the request body: {}",
             other.body_text()

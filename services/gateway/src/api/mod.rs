@@ -1,5 +1,6 @@
 //! The HTTP API: which path goes to which handler, and the layers every response passes
-//! through (request ids and security headers, body limits, panics as JSON 500s, JSON 404/405).
+//! through (request ids and security headers, the cross-site guard, body limits, panics as
+//! JSON 500s, JSON 404/405).
 //!
 //! One file per resource (`query`, `stream`, `collections`, `documents` with `uploads`,
 //! `backups`, `cache`, `health`, `admin`); next to them what every handler shares: the JSON
@@ -11,6 +12,7 @@ mod admin;
 mod backups;
 mod cache;
 mod collections;
+pub mod cross_site;
 mod documents;
 pub mod error_response;
 pub mod extract;
@@ -37,6 +39,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 /// The gateway's router over `state` (tests drive it directly with `tower::ServiceExt`).
 pub fn router(state: AppState) -> Router {
+    let cross_site = std::sync::Arc::new(cross_site::CrossSitePolicy::new(&state.settings.http));
+    let pace = crate::http_server::BodyPace::from_settings(&state.settings.http);
     let limit = BodyLimit(state.settings.max_body_bytes);
     let restore_limit = BodyLimit(state.settings.max_restore_bytes);
     // Archives get their own (larger) body limit.
@@ -85,6 +89,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            pace,
+            crate::http_server::pace_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            cross_site,
+            cross_site::guard,
+        ))
         .layer(axum::middleware::from_fn(track))
         .layer(ragmesh_telemetry::RequestMetricsLayer::http("gateway"))
         .with_state(state)

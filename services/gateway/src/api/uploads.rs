@@ -8,12 +8,17 @@
 //! optional `metadata` part (a JSON object of strings) applies to every file of the request;
 //! a document's own title (HTML `<title>`, first Markdown `#` heading, docx title) is added
 //! as `title` unless that part sets one.
+//!
+//! Extraction is bounded (`[gateway.extract]`): each file gets the per-file bounds on
+//! decompressed bytes and on text, narrowed to what is left of the per-request ones, so many
+//! small files cannot add up to what one file may not be.
 
 use crate::api::extract::{BodyLimit, multipart_error};
 use crate::api::ingest_body::{DocumentBody, validate_documents};
 use crate::error::GatewayError;
 use axum::extract::Multipart;
-use ragmesh_extract::{Extracted, allowed_extensions};
+use ragmesh_config::ExtractSettings;
+use ragmesh_extract::{Bound, Extracted, Limits, Scope, allowed_extensions};
 use ragmesh_proto::v1::Document;
 use std::collections::BTreeMap;
 
@@ -33,7 +38,9 @@ enum UploadPart {
 pub async fn read_uploads(
     mut multipart: Multipart,
     limit: BodyLimit,
+    bounds: &ExtractSettings,
 ) -> Result<Vec<Document>, GatewayError> {
+    let mut budget = RequestBudget::new(bounds);
     let mut files = Vec::new();
     let mut shared_metadata = None;
     let mut first_error = None;
@@ -52,7 +59,12 @@ pub async fn read_uploads(
             continue;
         }
         let part = match file_name {
-            Some(name) => extract_file(name, bytes).await.map(UploadPart::File),
+            Some(name) => extract_file(name, bytes, budget.limits())
+                .await
+                .map(|file| {
+                    budget.spend(&file.1);
+                    UploadPart::File(file)
+                }),
             None if part == METADATA_FIELD && shared_metadata.is_none() => {
                 parse_metadata(&bytes).map(UploadPart::Metadata)
             }
@@ -85,13 +97,64 @@ pub async fn read_uploads(
     validate_documents(documents, |_, doc| format!("file {:?}", doc.source))
 }
 
+/// What is left of one request's extraction bounds.
+struct RequestBudget {
+    bounds: ExtractSettings,
+    inflated: u64,
+    text: u64,
+}
+
+impl RequestBudget {
+    fn new(bounds: &ExtractSettings) -> RequestBudget {
+        RequestBudget {
+            bounds: bounds.clone(),
+            inflated: 0,
+            text: 0,
+        }
+    }
+
+    /// The next file's limits: the per-file bound, or what is left of the request's when less.
+    fn limits(&self) -> Limits {
+        let bound = |per_file: u64, per_request: u64, used: u64| {
+            let left = per_request.saturating_sub(used);
+            if left < per_file {
+                Bound {
+                    bytes: left,
+                    scope: Scope::Request(per_request),
+                }
+            } else {
+                Bound::per_file(per_file)
+            }
+        };
+        let b = &self.bounds;
+        Limits {
+            inflated: bound(
+                b.max_inflated_bytes_per_file,
+                b.max_inflated_bytes_per_request,
+                self.inflated,
+            ),
+            text: bound(
+                b.max_text_bytes_per_file,
+                b.max_text_bytes_per_request,
+                self.text,
+            ),
+        }
+    }
+
+    fn spend(&mut self, extracted: &Extracted) {
+        self.inflated = self.inflated.saturating_add(extracted.inflated_bytes);
+        self.text = self.text.saturating_add(extracted.text.len() as u64);
+    }
+}
+
 /// Extracts one file's text off the async threads (a large PDF takes a while to parse).
 async fn extract_file(
     name: String,
     bytes: bytes::Bytes,
+    limits: Limits,
 ) -> Result<(String, Extracted), GatewayError> {
     tokio::task::spawn_blocking(move || -> Result<(String, Extracted), GatewayError> {
-        let extracted = ragmesh_extract::extract(&name, &bytes)?;
+        let extracted = ragmesh_extract::extract_within(&name, &bytes, &limits)?;
         Ok((name, extracted))
     })
     .await
@@ -135,6 +198,7 @@ mod tests {
             format: Format::Html,
             text: "body".into(),
             title: Some("Page title".into()),
+            inflated_bytes: 0,
         };
         let doc = document("a.html".into(), titled.clone(), &shared);
         let metadata = doc.metadata.unwrap();
@@ -153,5 +217,40 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("\"metadata\""), "{err}");
+    }
+
+    #[test]
+    fn files_share_the_request_budget_and_the_last_one_gets_what_is_left() {
+        let bounds = ExtractSettings {
+            max_inflated_bytes_per_file: 100,
+            max_inflated_bytes_per_request: 250,
+            max_text_bytes_per_file: 10,
+            max_text_bytes_per_request: 25,
+        };
+        let mut budget = RequestBudget::new(&bounds);
+        assert_eq!(budget.limits().inflated, Bound::per_file(100));
+        let file = Extracted {
+            format: Format::Pdf,
+            text: "0123456789".into(),
+            title: None,
+            inflated_bytes: 100,
+        };
+        budget.spend(&file);
+        budget.spend(&file);
+        let limits = budget.limits();
+        assert_eq!(
+            limits.inflated,
+            Bound {
+                bytes: 50,
+                scope: Scope::Request(250)
+            }
+        );
+        assert_eq!(
+            limits.text,
+            Bound {
+                bytes: 5,
+                scope: Scope::Request(25)
+            }
+        );
     }
 }

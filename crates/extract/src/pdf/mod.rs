@@ -4,9 +4,15 @@
 //! become line breaks, and wide negative kerning inside `TJ` becomes a space. Pages are
 //! separated by a blank line. A PDF whose pages yield no text at all (a scan) is an error that
 //! says so rather than an empty document.
+//!
+//! Every stream is decompressed by [`streams`] within the file's bound on inflated bytes
+//! before lopdf can touch it, and the text is kept within the bound on text.
+
+mod streams;
 
 use crate::ExtractError;
 use crate::format::Format;
+use crate::limits::{Inflated, Limits};
 use crate::text_builder::TextBuilder;
 use lopdf::{Document, Encoding, Object, ObjectId};
 use std::collections::BTreeMap;
@@ -14,21 +20,41 @@ use std::collections::BTreeMap;
 /// A `TJ` adjustment (thousandths of a text unit) this far left is a word gap.
 const WORD_GAP: f32 = -200.0;
 
-pub fn extract(file_name: &str, bytes: &[u8]) -> Result<String, ExtractError> {
+/// The text of a PDF, and how many bytes its streams inflated to.
+pub fn extract(
+    file_name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(String, u64), ExtractError> {
     let corrupt = |reason: String| ExtractError::Corrupt {
         file: file_name.to_string(),
         format: Format::Pdf,
         reason,
     };
-    let document = Document::load_mem(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let (document, meter) =
+        streams::load(bytes, Inflated::new(limits.inflated)).map_err(|e| match e {
+            streams::LoadError::OverBound(bound) => ExtractError::TooMuchInflated {
+                file: file_name.to_string(),
+                format: Format::Pdf,
+                bound,
+            },
+            streams::LoadError::Pdf(e) => corrupt(e.to_string()),
+        })?;
     let pages = document.get_pages();
     if pages.is_empty() {
         return Err(corrupt("it has no pages".into()));
     }
-    let mut text = TextBuilder::new();
+    let mut text =
+        TextBuilder::with_limit(usize::try_from(limits.text.bytes).unwrap_or(usize::MAX));
     for (number, page_id) in pages {
         page_text(&document, page_id, &mut text)
             .map_err(|e| corrupt(format!("page {number}: {e}")))?;
+        if text.overflowed() {
+            return Err(ExtractError::TooMuchText {
+                file: file_name.to_string(),
+                bound: limits.text,
+            });
+        }
         text.paragraph_break();
     }
     let text = text.finish();
@@ -37,7 +63,7 @@ pub fn extract(file_name: &str, bytes: &[u8]) -> Result<String, ExtractError> {
             file: file_name.to_string(),
         });
     }
-    Ok(text)
+    Ok((text, meter.used()))
 }
 
 fn page_text(
