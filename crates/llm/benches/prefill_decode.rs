@@ -1,7 +1,7 @@
 //! Prompt (prefill) and decode speed of the embedded engines against llama.cpp, in one run, on
-//! the same GGUF, the same threads and the very same prompt tokens: a ~350-token and a
-//! ~1,000-token RAG prompt (contexts cut from docs/architecture.md, packed by the generator's
-//! own template). Run with
+//! the same GGUF, the same threads and the very same prompt tokens: a 2-context and a
+//! 5-context RAG prompt (contexts cut from docs/architecture.md, packed by the generator's
+//! own template; 559 and 1,507 tokens for SmolLM2). Run with
 //! `cargo bench -p ragmesh-llm --bench prefill_decode`.
 //!
 //! llama.cpp is the separate crate `bench/llamacpp-baseline` (built on its own, never by the
@@ -62,8 +62,8 @@ fn rag_request(contexts: usize, words: usize) -> GenerationRequest {
 
 fn prompts() -> [(&'static str, GenerationRequest); 2] {
     [
-        ("~350-token RAG prompt", rag_request(2, 110)),
-        ("~1000-token RAG prompt", rag_request(5, 150)),
+        ("2-context RAG prompt", rag_request(2, 110)),
+        ("5-context RAG prompt", rag_request(5, 150)),
     ]
 }
 
