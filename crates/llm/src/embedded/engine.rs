@@ -48,7 +48,7 @@ pub enum Session<'a> {
         cache: KvCache,
     },
     Candle {
-        model: ModelWeights,
+        model: Box<ModelWeights>,
         pos: usize,
     },
 }
@@ -83,7 +83,7 @@ impl Weights {
             },
             // A clone shares the weight tensors (Arc) and starts with an empty KV cache.
             Weights::Candle(model) => Session::Candle {
-                model: model.clone(),
+                model: Box::new(model.clone()),
                 pos: 0,
             },
         })
