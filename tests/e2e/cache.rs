@@ -183,7 +183,9 @@ async fn gateways_share_answers_never_serve_stale_ones_and_survive_redis_outages
     // Paraphrases: of a question B has seen (L1 semantic), of one only A has seen (L2 semantic).
     let paraphrase = ask(
         &b.url,
-        "How often do I need to feed a sourdough starter kept at room temperature?",
+        // Reworded (modal, voice, inflection), no content word added: the verifier gives up
+        // paraphrases that add one ("... starter kept at room temperature"), see docs/cache.md.
+        "How often do I need to feed a sourdough starter at room temperature?",
         json!({}),
     )
     .await;

@@ -7,6 +7,9 @@ use crate::LlmError;
 use futures::stream::BoxStream;
 use std::collections::HashSet;
 
+/// Largest context number a request may carry (far above any k the gateway allows).
+pub const MAX_CONTEXT_INDEX: u32 = 1000;
+
 /// One numbered passage the answer may use and cite as `[index]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
@@ -28,17 +31,19 @@ pub struct GenerationRequest {
 }
 
 impl GenerationRequest {
-    /// Rejects an empty question and context numbers that are not exactly 1..=n, each once.
+    /// Rejects an empty question and context numbers outside 1..=[`MAX_CONTEXT_INDEX`] or
+    /// repeated. Numbers need not be contiguous: a context keeps the number of the source it was
+    /// cut from (the gateway sends passages of sources 1 and 3 when source 2 had none worth
+    /// sending), so the answer's `[n]` always names the same source as the response's `sources`.
     pub fn validate(&self) -> Result<(), LlmError> {
         if self.query.trim().is_empty() {
             return Err(LlmError::InvalidRequest("query must not be empty".into()));
         }
-        let n = self.contexts.len() as u32;
         let mut seen = HashSet::with_capacity(self.contexts.len());
         for context in &self.contexts {
-            if !(1..=n).contains(&context.index) {
+            if !(1..=MAX_CONTEXT_INDEX).contains(&context.index) {
                 return Err(LlmError::InvalidRequest(format!(
-                    "context index {} is outside 1..={n}",
+                    "context index {} is outside 1..={MAX_CONTEXT_INDEX}",
                     context.index
                 )));
             }
@@ -133,12 +138,15 @@ mod tests {
     }
 
     #[test]
-    fn validation_requires_a_query_and_contexts_numbered_one_to_n() {
+    fn validation_requires_a_query_and_distinct_positive_bounded_context_numbers() {
         assert!(request("q", &[2, 1, 3]).validate().is_ok());
         assert!(request("q", &[]).validate().is_ok());
+        // Passages keep their source's number: source 2 may have sent nothing.
+        assert!(request("q", &[1, 3]).validate().is_ok());
+        assert!(request("q", &[MAX_CONTEXT_INDEX]).validate().is_ok());
         assert!(request("  ", &[1]).validate().is_err());
         assert!(request("q", &[0]).validate().is_err());
-        assert!(request("q", &[1, 3]).validate().is_err());
+        assert!(request("q", &[MAX_CONTEXT_INDEX + 1]).validate().is_err());
         assert!(request("q", &[1, 1]).validate().is_err());
     }
 }

@@ -183,3 +183,16 @@ fn paraphrases_agree() {
         "Port 8080 is used for what?"
     ));
 }
+
+#[test]
+fn the_end_to_end_cache_test_paraphrases_are_the_same_question() {
+    // tests/e2e/cache.rs asks these on live gateways; keep the two in step.
+    assert!(same_question(
+        "How often should a sourdough starter be fed at room temperature?",
+        "How often do I need to feed a sourdough starter at room temperature?"
+    ));
+    assert!(same_question(
+        "Which chess opening begins with the moves e4 c5?",
+        "Which opening in chess starts with the moves e4 c5?"
+    ));
+}
