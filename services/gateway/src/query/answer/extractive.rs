@@ -18,26 +18,51 @@ pub fn best_sentences(candidates: &[Candidate], n: usize) -> Vec<usize> {
             .then(candidates[a].index.cmp(&candidates[b].index))
             .then(candidates[a].order.cmp(&candidates[b].order))
     });
-    // Overlapping chunks repeat sentences, whole or cut: one that contains, or is contained
-    // in, a sentence already taken is not taken again.
-    let mut taken: Vec<String> = Vec::new();
+    // Overlapping chunks repeat sentences, whole or cut, and long sentences are cut into
+    // overlapping windows: a sentence whose words are contained in one already taken (or
+    // contain it), or that shares a run of SHARED_RUN words with one, is not taken again.
+    let mut taken: Vec<Vec<String>> = Vec::new();
     let mut out = Vec::new();
     for i in ranked {
         if out.len() == n {
             break;
         }
-        let text = candidates[i].text.to_lowercase();
-        let text = text.trim_end_matches(['.', '!', '?']);
-        if taken
-            .iter()
-            .any(|t| t.contains(text) || text.contains(t.as_str()))
-        {
+        let text = words(&candidates[i].text);
+        if text.is_empty() || taken.iter().any(|t| repeats(t, &text)) {
             continue;
         }
-        taken.push(text.to_string());
+        taken.push(text);
         out.push(i);
     }
     out
+}
+
+/// Words that make two sentences one repeated passage: the span a reader notices (and the
+/// answers harness counts as degenerate).
+const SHARED_RUN: usize = 10;
+
+/// Lower-case alphanumeric words: line breaks, punctuation and case do not make a sentence new.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// `b` repeats `a`: one's words are a contiguous part of the other's, or both share a run of
+/// [`SHARED_RUN`] words.
+fn repeats(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return true;
+    }
+    if long.windows(short.len()).any(|w| w == short) {
+        return true;
+    }
+    short.len() >= SHARED_RUN
+        && short
+            .windows(SHARED_RUN)
+            .any(|run| long.windows(SHARED_RUN).any(|w| w == run))
 }
 
 #[cfg(test)]
@@ -77,5 +102,30 @@ mod tests {
             c[best[1]]
         );
         assert!(best_sentences(&c, 0).is_empty());
+    }
+
+    #[test]
+    fn sentences_sharing_a_long_run_of_words_are_one_passage() {
+        let w = |t: &str| words(t);
+        // Windows of one long sentence overlap by more than SHARED_RUN words.
+        assert!(repeats(
+            &w("the patients who received the drug for twelve weeks had fewer relapses than"),
+            &w("received the drug for twelve weeks had fewer relapses than the placebo group did")
+        ));
+        // The same sentence broken over lines in another chunk.
+        assert!(repeats(
+            &w("Bakers feed a starter\nevery twelve hours."),
+            &w("bakers feed a starter every twelve hours")
+        ));
+        // Sentences about the same thing in other words are two sentences.
+        assert!(!repeats(
+            &w("Bakers feed a starter every twelve hours at room temperature."),
+            &w("A starter kept in the refrigerator is fed once a week.")
+        ));
+        // Nine shared words are not a repeat.
+        assert!(!repeats(
+            &w("one two three four five six seven eight nine ten"),
+            &w("zero one two three four five six seven eight nine eleven")
+        ));
     }
 }
